@@ -1,0 +1,3 @@
+export * from './site.js';
+export * from './telemetry.js';
+export * from './complaint.js';

@@ -1,0 +1,266 @@
+// The site configuration: one file describes a utility's network (zones, critical customers),
+// its PLCs and their tags. The simulator serves it, the connectors poll it, the service stores
+// and reasons over it. This schema is the single source of truth for its shape and meaning.
+import { z } from 'zod';
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must start with a letter or digit and contain only letters, digits, "_", "." or "-"');
+
+export const latLonSchema = z.strictObject({
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+});
+export type LatLon = z.infer<typeof latLonSchema>;
+
+/** A GeoJSON position is [longitude, latitude]. */
+const position = z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]);
+
+const linearRing = z
+  .array(position)
+  .min(4, 'a linear ring needs at least 4 positions')
+  .refine((ring) => {
+    const first = ring[0];
+    const last = ring[ring.length - 1];
+    return first !== undefined && last !== undefined && first[0] === last[0] && first[1] === last[1];
+  }, 'a linear ring must end where it starts');
+
+export const polygonSchema = z.strictObject({
+  type: z.literal('Polygon'),
+  coordinates: z.array(linearRing).min(1),
+});
+export type Polygon = z.infer<typeof polygonSchema>;
+
+export const criticalCustomerSchema = z.strictObject({
+  name: z.string().min(1),
+  kind: z.enum(['hospital', 'clinic', 'school', 'fire_station', 'care_home', 'government', 'industry', 'other']),
+  location: latLonSchema,
+});
+export type CriticalCustomer = z.infer<typeof criticalCustomerSchema>;
+
+export const zoneSchema = z.strictObject({
+  id: identifier,
+  name: z.string().min(1),
+  customers: z.number().int().nonnegative(),
+  boundary: polygonSchema,
+  critical_customers: z.array(criticalCustomerSchema).default([]),
+});
+export type Zone = z.infer<typeof zoneSchema>;
+
+export const pollGroupSchema = z.strictObject({
+  id: identifier,
+  interval_ms: z.number().int().min(50).max(86_400_000),
+});
+export type PollGroup = z.infer<typeof pollGroupSchema>;
+
+const modbusEndpoint = z
+  .string()
+  .regex(/^(tcp|rtu-over-tcp):\/\/[^:/]+:\d{1,5}$|^rtu:\/\/\/.+$/, 'must be tcp://HOST:PORT, rtu-over-tcp://HOST:PORT or rtu:///dev/PATH');
+
+export const modbusDeviceSchema = z.strictObject({
+  id: identifier,
+  protocol: z.literal('modbus'),
+  endpoint: modbusEndpoint,
+  unit_id: z.number().int().min(0).max(255).default(1),
+  /** Register numbers in the tags count from 0 (protocol addresses) or from 1 (as many PLC manuals print them). */
+  addressing: z.union([z.literal(0), z.literal(1)]).default(0),
+  timeout_ms: z.number().int().min(10).max(60_000).default(1000),
+  max_registers_per_read: z.number().int().min(1).max(125).default(125),
+  max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
+  /** Unrequested registers a merged read may span to save a request. */
+  max_gap_registers: z.number().int().min(0).max(124).default(10),
+  poll_groups: z.array(pollGroupSchema).min(1),
+});
+export type ModbusDevice = z.infer<typeof modbusDeviceSchema>;
+
+export const opcuaDeviceSchema = z.strictObject({
+  id: identifier,
+  protocol: z.literal('opcua'),
+  endpoint: z.string().regex(/^opc\.tcp:\/\/[^/]+(\/.*)?$/, 'must be opc.tcp://HOST:PORT[/PATH]'),
+  security_mode: z.enum(['None', 'SignAndEncrypt']).default('None'),
+  timeout_ms: z.number().int().min(10).max(60_000).default(5000),
+  poll_groups: z.array(pollGroupSchema).min(1),
+});
+export type OpcuaDevice = z.infer<typeof opcuaDeviceSchema>;
+
+export const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, opcuaDeviceSchema]);
+export type Device = z.infer<typeof deviceSchema>;
+
+export const tagKinds = ['pressure', 'flow', 'level', 'pump_status', 'valve_position', 'totalizer', 'setpoint', 'chlorine', 'other'] as const;
+export type TagKind = (typeof tagKinds)[number];
+
+export const modbusTables = ['coil', 'discrete_input', 'holding_register', 'input_register'] as const;
+export type ModbusTable = (typeof modbusTables)[number];
+
+export const modbusValueTypes = ['bool', 'bit', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64', 'string'] as const;
+export type ModbusValueType = (typeof modbusValueTypes)[number];
+
+/** Byte order of a multi-register value, written as the order of bytes A (most significant) to D. */
+export const byteOrders = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+export type ByteOrder = (typeof byteOrders)[number];
+
+export const modbusAddressSchema = z
+  .strictObject({
+    table: z.enum(modbusTables),
+    address: z.number().int().min(0).max(65_536),
+    type: z.enum(modbusValueTypes),
+    /** Bit inside a 16-bit register, for type `bit`. */
+    bit: z.number().int().min(0).max(15).optional(),
+    /** Length in registers, for type `string`. */
+    length: z.number().int().min(1).max(125).optional(),
+    byte_order: z.enum(byteOrders).default('ABCD'),
+    scale: z.number().finite().default(1),
+    offset: z.number().finite().default(0),
+  })
+  .superRefine((tag, ctx) => {
+    const bitTable = tag.table === 'coil' || tag.table === 'discrete_input';
+    if (bitTable && tag.type !== 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `a ${tag.table} holds one bit: type must be bool` });
+    }
+    if (!bitTable && tag.type === 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'type bool is for coils and discrete inputs; use bit with `bit` for a bit inside a register' });
+    }
+    if (tag.type === 'bit' && tag.bit === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bit'], message: 'type bit needs `bit` (0-15)' });
+    }
+    if (tag.type === 'string' && tag.length === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['length'], message: 'type string needs `length` in registers' });
+    }
+  });
+export type ModbusAddress = z.infer<typeof modbusAddressSchema>;
+
+export const opcuaAddressSchema = z.strictObject({
+  node_id: z.string().regex(/^(ns=\d+;|nsu=[^;]+;)?[isgb]=.+$/, 'must be an OPC UA node id such as ns=2;s=Station1.Pressure'),
+});
+export type OpcuaAddress = z.infer<typeof opcuaAddressSchema>;
+
+export const deadbandSchema = z.union([
+  z.strictObject({ absolute: z.number().nonnegative() }),
+  z.strictObject({ percent: z.number().min(0).max(100) }),
+]);
+export type Deadband = z.infer<typeof deadbandSchema>;
+
+/** What a tag measures in the simulated plant's hydraulic model (ignored by connectors and service). */
+export const modelBindingSchema = z.strictObject({
+  element: z.string().min(1).max(64),
+  quantity: z.enum(['pressure', 'head', 'demand', 'flow', 'velocity', 'level', 'status', 'setting']),
+});
+export type ModelBinding = z.infer<typeof modelBindingSchema>;
+
+export const tagSchema = z.strictObject({
+  id: identifier,
+  name: z.string().min(1).optional(),
+  device: identifier,
+  poll_group: identifier,
+  kind: z.enum(tagKinds),
+  unit: z.string().min(1).max(16),
+  zone: identifier.optional(),
+  location: latLonSchema.optional(),
+  /** Engineering range; values outside it are physically implausible for the instrument. */
+  range: z.strictObject({ min: z.number(), max: z.number() }).optional(),
+  deadband: deadbandSchema.optional(),
+  modbus: modbusAddressSchema.optional(),
+  opcua: opcuaAddressSchema.optional(),
+  model: modelBindingSchema.optional(),
+});
+export type Tag = z.infer<typeof tagSchema>;
+
+export const siteSchema = z.strictObject({
+  id: identifier,
+  name: z.string().min(1),
+  timezone: z.string().min(1).default('UTC'),
+});
+
+export const siteConfigSchema = z
+  .strictObject({
+    site: siteSchema,
+    zones: z.array(zoneSchema).min(1),
+    devices: z.array(deviceSchema).default([]),
+    tags: z.array(tagSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    reportDuplicates(config.zones, 'zones', ctx);
+    reportDuplicates(config.devices, 'devices', ctx);
+    reportDuplicates(config.tags, 'tags', ctx);
+    const zoneIds = new Set(config.zones.map((zone) => zone.id));
+    const devicesById = new Map(config.devices.map((device) => [device.id, device]));
+    config.devices.forEach((device, index) => reportDuplicates(device.poll_groups, `devices.${index}.poll_groups`, ctx));
+    config.tags.forEach((tag, index) => {
+      const at = (field: string) => ['tags', index, field];
+      if (tag.zone !== undefined && !zoneIds.has(tag.zone)) {
+        ctx.addIssue({ code: 'custom', path: at('zone'), message: `unknown zone "${tag.zone}"` });
+      }
+      const device = devicesById.get(tag.device);
+      if (device === undefined) {
+        ctx.addIssue({ code: 'custom', path: at('device'), message: `unknown device "${tag.device}"` });
+        return;
+      }
+      if (!device.poll_groups.some((group) => group.id === tag.poll_group)) {
+        ctx.addIssue({ code: 'custom', path: at('poll_group'), message: `device "${device.id}" has no poll group "${tag.poll_group}"` });
+      }
+      if (device.protocol === 'modbus') {
+        if (tag.modbus === undefined) {
+          ctx.addIssue({ code: 'custom', path: at('modbus'), message: `device "${device.id}" speaks Modbus: the tag needs a modbus address` });
+        } else {
+          const lowest = device.addressing;
+          const end = tag.modbus.address + registerCount(tag.modbus) - 1;
+          if (tag.modbus.address < lowest || end > 65_535 + lowest) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...at('modbus'), 'address'],
+              message: `address ${tag.modbus.address} is outside ${lowest}-${65_535 + lowest} for a device with ${lowest}-based addressing`,
+            });
+          }
+        }
+        if (tag.opcua !== undefined) {
+          ctx.addIssue({ code: 'custom', path: at('opcua'), message: `device "${device.id}" speaks Modbus: remove the opcua address` });
+        }
+      } else {
+        if (tag.opcua === undefined) {
+          ctx.addIssue({ code: 'custom', path: at('opcua'), message: `device "${device.id}" speaks OPC UA: the tag needs an opcua node_id` });
+        }
+        if (tag.modbus !== undefined) {
+          ctx.addIssue({ code: 'custom', path: at('modbus'), message: `device "${device.id}" speaks OPC UA: remove the modbus address` });
+        }
+      }
+      if (tag.range !== undefined && tag.range.min >= tag.range.max) {
+        ctx.addIssue({ code: 'custom', path: [...at('range'), 'max'], message: 'range.max must be greater than range.min' });
+      }
+    });
+  });
+export type SiteConfig = z.infer<typeof siteConfigSchema>;
+
+/** Registers (or bits) one value occupies. */
+export function registerCount(address: Pick<ModbusAddress, 'type' | 'length'>): number {
+  switch (address.type) {
+    case 'bool':
+    case 'bit':
+    case 'int16':
+    case 'uint16':
+      return 1;
+    case 'int32':
+    case 'uint32':
+    case 'float32':
+      return 2;
+    case 'int64':
+    case 'uint64':
+    case 'float64':
+      return 4;
+    case 'string':
+      return address.length ?? 1;
+  }
+}
+
+function reportDuplicates(items: ReadonlyArray<{ id: string }>, path: string, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, index) => {
+    const first = seen.get(item.id);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [...path.split('.').map((part) => (/^\d+$/.test(part) ? Number(part) : part)), index, 'id'], message: `duplicate id "${item.id}" (first at index ${first})` });
+    } else {
+      seen.set(item.id, index);
+    }
+  });
+}
