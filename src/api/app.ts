@@ -1,0 +1,51 @@
+// The HTTP API: health, tags, telemetry and complaint intake. Domain work is delegated to the
+// storage and complaint modules; this layer validates, maps errors to status codes and logs.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type pg from 'pg';
+import type { SiteConfig } from '../contracts/site.js';
+import type { Logger } from '../log.js';
+import { complaintRoutes } from './routes/complaints.js';
+import { healthRoutes, type HealthProbe } from './routes/health.js';
+import { telemetryRoutes } from './routes/telemetry.js';
+import { NotFoundError, RequestValidationError } from './validation.js';
+
+export interface ApiDependencies {
+  pool: pg.Pool;
+  site: SiteConfig;
+  log: Logger;
+  brokerConnected: () => boolean;
+  clock?: () => number;
+}
+
+export function createApp(deps: ApiDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: '1mb' }));
+  const probe: HealthProbe = { pool: deps.pool, brokerConnected: deps.brokerConnected };
+  app.use(healthRoutes(probe));
+  app.use('/api/v1', telemetryRoutes(deps));
+  app.use('/api/v1', complaintRoutes(deps));
+  app.use((request: Request, response: Response) => {
+    response.status(404).json({ error: 'not_found', message: `no route for ${request.method} ${request.path}` });
+  });
+  app.use((error: unknown, request: Request, response: Response, _next: NextFunction) => {
+    if (error instanceof RequestValidationError) {
+      response.status(400).json({ error: 'validation_failed', message: error.message, issues: error.issues });
+      return;
+    }
+    if (error instanceof NotFoundError) {
+      response.status(404).json({ error: 'not_found', message: error.message });
+      return;
+    }
+    const status = (error as { status?: number; type?: string }).status;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // express.json() errors: malformed JSON, body too large, wrong charset.
+      response.status(status).json({ error: 'bad_request', message: (error as Error).message });
+      return;
+    }
+    deps.log.error({ err: error, method: request.method, path: request.path }, 'request failed');
+    response.status(500).json({ error: 'internal_error', message: 'the request failed; see the service log' });
+  });
+  return app;
+}

@@ -1,0 +1,191 @@
+// The `tirta` command: one binary, several roles. Exit codes: 0 ok, 1 runtime failure,
+// 2 bad usage or bad configuration.
+import { parseArgs } from 'node:util';
+import { loadSiteConfig } from '../config/site-loader.js';
+import { readEnvironment } from '../config/environment.js';
+import { ConfigError, TirtaError, UsageError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
+import { Services, startApi, startConnector, startIngest, startSimulator } from '../runtime/roles.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+interface Command {
+  summary: string;
+  details: string;
+  longRunning: boolean;
+  run(services: Services): Promise<void>;
+}
+
+const ENVIRONMENT_HELP = `Environment:
+  DATABASE_URL       PostgreSQL/TimescaleDB URL; unset: an embedded PostgreSQL in $TIRTA_DATA_DIR/postgres
+  MQTT_URL           MQTT broker URL; unset: an in-process broker on 127.0.0.1
+  PORT               HTTP port of the API (default 8080); HOST its address (default 127.0.0.1)
+  TIRTA_DATA_DIR     where embedded services and buffers keep data (default ./data)
+  TIRTA_SITE_CONFIG  the site config file when --site is not given (default config/demo-town.yaml)
+  LOG_LEVEL          fatal, error, warn, info (default), debug, trace or silent`;
+
+const commands: Record<string, Command> = {
+  all: {
+    summary: 'run everything in one process: simulated plant, connector, ingest and API (default)',
+    details: 'Starts the site\'s simulated PLCs, a connector polling them, telemetry ingest into the database, and the HTTP API.',
+    longRunning: true,
+    async run(services) {
+      await startSimulator(services);
+      await services.database();
+      await startIngest(services);
+      await startConnector(services);
+      await startApi(services);
+    },
+  },
+  sim: {
+    summary: 'serve the site\'s devices as simulated PLCs (Modbus TCP)',
+    details: 'Serves every Modbus device of the site config on its endpoint\'s port, with the register map the config declares.',
+    longRunning: true,
+    async run(services) {
+      await startSimulator(services);
+    },
+  },
+  connector: {
+    summary: 'poll the site\'s PLCs and publish telemetry to MQTT',
+    details: 'Polls every device of the site config on its poll groups\' intervals and publishes one telemetry batch per device and cycle.',
+    longRunning: true,
+    async run(services) {
+      await startConnector(services);
+    },
+  },
+  ingest: {
+    summary: 'store telemetry from MQTT in PostgreSQL/TimescaleDB',
+    details: 'Applies migrations, registers the site\'s tags, subscribes to telemetry and writes it in batches, acknowledging after commit.',
+    longRunning: true,
+    async run(services) {
+      await startIngest(services);
+    },
+  },
+  engine: {
+    summary: 'detect anomalies and correlate complaints into incidents',
+    details: 'Detection and correlation are not part of this build: the command exits with status 1.',
+    longRunning: false,
+    async run() {
+      throw new TirtaError('not_available', 'the engine role is not available in this build');
+    },
+  },
+  api: {
+    summary: 'serve the HTTP API',
+    details: 'Serves /health and /api/v1 (tags, telemetry, complaints) on HOST:PORT.',
+    longRunning: true,
+    async run(services) {
+      await startApi(services);
+    },
+  },
+  migrate: {
+    summary: 'apply database migrations and exit',
+    details: 'Applies migrations/NNN_name.sql in order, each once, in a transaction, under an advisory lock. TimescaleDB variants are used where the extension is available.',
+    longRunning: false,
+    async run(services) {
+      await services.database();
+    },
+  },
+  replay: {
+    summary: 'run the engine offline over recorded telemetry and complaints',
+    details: 'Offline replay is not part of this build: the command exits with status 1.',
+    longRunning: false,
+    async run() {
+      throw new TirtaError('not_available', 'replay is not available in this build');
+    },
+  },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  return `Usage: tirta [command] [--site FILE]
+
+Tirta: operations service for water utilities.
+
+Commands:
+${Object.entries(commands)
+  .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
+  .join('\n')}
+
+Options:
+  --site FILE  site configuration (YAML or JSON)
+  --help       show help for a command: tirta <command> --help
+
+${ENVIRONMENT_HELP}
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.`;
+}
+
+function commandUsage(name: string, command: Command): string {
+  return `Usage: tirta ${name} [--site FILE]
+
+${command.summary}.
+${command.details}
+
+Options:
+  --site FILE  site configuration (YAML or JSON)
+  --help       show this help
+
+${ENVIRONMENT_HELP}`;
+}
+
+export async function main(argv: readonly string[], out: Pick<Console, 'log' | 'error'> = console): Promise<number> {
+  let log: Logger | undefined;
+  try {
+    const { values, positionals } = parseCommandLine(argv);
+    const name = positionals[0] ?? 'all';
+    const command = commands[name];
+    if (command === undefined) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+    if (values.help) {
+      out.log(positionals.length === 0 ? usage() : commandUsage(name, command));
+      return EXIT_OK;
+    }
+    const env = readEnvironment();
+    log = createLogger({ level: env.logLevel }).child({ role: name });
+    const site = await loadSiteConfig(values.site ?? env.siteConfigFile);
+    const lifecycle = new Lifecycle(log);
+    const services = new Services(env, site, log, lifecycle);
+    const signal = lifecycle.waitForSignal();
+    try {
+      await Promise.race([command.run(services), signal.then((received) => Promise.reject(new Interrupted(received)))]);
+    } catch (error) {
+      await lifecycle.stop();
+      if (error instanceof Interrupted) return EXIT_OK;
+      throw error;
+    }
+    if (command.longRunning) {
+      const received = await signal;
+      log.info({ signal: received }, 'shutting down');
+    }
+    return (await lifecycle.stop()) ? EXIT_OK : EXIT_FAILURE;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      out.error(`tirta: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    if (log !== undefined) log.fatal({ err: error }, 'failed');
+    out.error(`tirta: ${(error as Error).message}`);
+    return EXIT_FAILURE;
+  }
+}
+
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+function parseCommandLine(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { site: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,0 +1,42 @@
+// Runtime settings from the environment, validated once at start-up.
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, formatPath } from '../errors.js';
+
+const environmentSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
+  MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'must be an mqtt://, mqtts://, tcp:// or ws(s):// URL').optional(),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  TIRTA_DATA_DIR: z.string().min(1).default('data'),
+  TIRTA_SITE_CONFIG: z.string().min(1).default('config/demo-town.yaml'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface RuntimeEnvironment {
+  databaseUrl: string | undefined;
+  mqttUrl: string | undefined;
+  port: number;
+  host: string;
+  dataDir: string;
+  siteConfigFile: string;
+  logLevel: string;
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEnvironment {
+  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = environmentSchema.safeParse(blankAsUnset);
+  if (!result.success) {
+    throw new ConfigError('environment', result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })));
+  }
+  const parsed = result.data;
+  return {
+    databaseUrl: parsed.DATABASE_URL,
+    mqttUrl: parsed.MQTT_URL,
+    port: parsed.PORT,
+    host: parsed.HOST,
+    dataDir: path.resolve(parsed.TIRTA_DATA_DIR),
+    siteConfigFile: parsed.TIRTA_SITE_CONFIG,
+    logLevel: parsed.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,227 @@
+// The ingest role: subscribes to every device's telemetry, validates each message, writes
+// samples in batches, and acknowledges each MQTT message (PUBACK) only after the batch holding
+// it has committed. A crash before commit therefore loses nothing: the broker redelivers the
+// unacknowledged messages and the (tag, time) key stores each sample once. When the database
+// falls behind, messages stop being taken from the socket, so memory stays bounded.
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IPublishPacket, Packet } from 'mqtt';
+import type pg from 'pg';
+import { qualityCode, telemetryBatchSchema, TOPIC_ROOT } from '../contracts/telemetry.js';
+import type { Logger } from '../log.js';
+import type { TagIds } from '../storage/site-registry.js';
+import { insertTelemetry, type TelemetryRow } from '../storage/telemetry-store.js';
+
+export interface IngestOptions {
+  mqttUrl: string;
+  pool: pg.Pool;
+  /** Tag ids by site, then by tag key. */
+  tagIds: ReadonlyMap<string, TagIds>;
+  log: Logger;
+  clientId: string;
+  /** With MQTT 5, ingest workers sharing this group split the stream; MQTT 3.1.1 brokers get a plain subscription. */
+  sharedGroup?: string;
+  protocolVersion?: 4 | 5;
+  maxBatchRows?: number;
+  flushIntervalMs?: number;
+  /** Unacknowledged messages held before intake pauses (back-pressure). */
+  maxPendingMessages?: number;
+}
+
+export interface IngestCounters {
+  messages: number;
+  invalidMessages: number;
+  unknownTagSamples: number;
+  rowsWritten: number;
+  duplicateRows: number;
+  batches: number;
+  failedBatches: number;
+}
+
+interface PendingMessage {
+  generation: number;
+  messageId: number | undefined;
+  puback?: Packet;
+}
+
+type SendPacket = (packet: Packet, cb?: (error?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
+
+export class TelemetryIngest {
+  readonly counters: IngestCounters = { messages: 0, invalidMessages: 0, unknownTagSamples: 0, rowsWritten: 0, duplicateRows: 0, batches: 0, failedBatches: 0 };
+  private client: MqttClient | undefined;
+  private rows: TelemetryRow[] = [];
+  private pending: PendingMessage[] = [];
+  private waitingIntake: Array<() => void> = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private generation = 0;
+  private readonly reportedUnknownTags = new Set<string>();
+  private readonly maxBatchRows: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxPendingMessages: number;
+
+  constructor(private readonly options: IngestOptions) {
+    this.maxBatchRows = options.maxBatchRows ?? 5000;
+    this.flushIntervalMs = options.flushIntervalMs ?? 100;
+    this.maxPendingMessages = options.maxPendingMessages ?? 1000;
+  }
+
+  get subscription(): string {
+    const topic = `${TOPIC_ROOT}/+/+/telemetry`;
+    return this.options.protocolVersion === 5 && this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${topic}` : topic;
+  }
+
+  async start(): Promise<void> {
+    const protocolVersion = this.options.protocolVersion ?? 4;
+    const connectOptions: IClientOptions = {
+      clientId: this.options.clientId,
+      protocolVersion,
+      // A persistent session keeps unacknowledged messages at the broker across reconnects.
+      clean: false,
+      reconnectPeriod: 1000,
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600, receiveMaximum: this.maxPendingMessages } } : {}),
+    };
+    const client = mqtt.connect(this.options.mqttUrl, connectOptions);
+    this.client = client;
+    this.deferPubacks(client);
+    client.handleMessage = (packet, callback) => this.take(packet, callback);
+    client.on('connect', (connack) => {
+      this.generation += 1;
+      this.options.log.info({ subscription: this.subscription, sessionPresent: connack.sessionPresent }, 'ingest connected to broker');
+      client.subscribe(this.subscription, { qos: 1 }, (error) => {
+        if (error) this.options.log.error({ err: error, subscription: this.subscription }, 'ingest cannot subscribe');
+      });
+    });
+    client.on('close', () => {
+      // Acks owed on a closed connection can never be sent: the broker redelivers those messages.
+      this.generation += 1;
+    });
+    client.on('error', (error) => this.options.log.warn({ err: error }, 'ingest broker connection error'));
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+  }
+
+  /** Commits what is buffered, acknowledges it, and disconnects. */
+  async stop(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    await this.flush();
+    await this.client?.endAsync();
+    this.client = undefined;
+  }
+
+  /** Writes the current batch now; resolves when it has committed (or failed and been kept for retry). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pending.length === 0) return;
+    this.flushing = this.writeBatch().finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  private take(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    this.counters.messages += 1;
+    this.pending.push({ generation: this.generation, messageId: packet.messageId });
+    this.rows.push(...this.parse(packet));
+    if (this.rows.length >= this.maxBatchRows || this.pending.length >= this.maxPendingMessages) {
+      void this.flush();
+    } else {
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, this.flushIntervalMs);
+    }
+    if (this.pending.length >= this.maxPendingMessages) this.waitingIntake.push(() => callback());
+    else callback();
+  }
+
+  private parse(packet: IPublishPacket): TelemetryRow[] {
+    let json: unknown;
+    try {
+      json = JSON.parse(packet.payload.toString('utf8'));
+    } catch (error) {
+      return this.reject(packet.topic, `not JSON: ${(error as Error).message}`);
+    }
+    const result = telemetryBatchSchema.safeParse(json);
+    if (!result.success) {
+      const first = result.error.issues[0];
+      return this.reject(packet.topic, `${first?.path.join('.') || 'payload'}: ${first?.message ?? 'invalid'}`);
+    }
+    const tagIds = this.options.tagIds.get(result.data.site);
+    const rows: TelemetryRow[] = [];
+    for (const sample of result.data.samples) {
+      const tagId = tagIds?.get(sample.tag);
+      if (tagId === undefined) {
+        this.counters.unknownTagSamples += 1;
+        const key = `${result.data.site}/${sample.tag}`;
+        if (!this.reportedUnknownTags.has(key)) {
+          this.reportedUnknownTags.add(key);
+          this.options.log.warn({ topic: packet.topic, site: result.data.site, tag: sample.tag }, 'sample for a tag not in the site registry dropped');
+        }
+        continue;
+      }
+      rows.push({ tagId, timeMs: sample.source_ts_ms, value: sample.value, quality: qualityCode[sample.quality] });
+    }
+    return rows;
+  }
+
+  private reject(topic: string, reason: string): TelemetryRow[] {
+    this.counters.invalidMessages += 1;
+    this.options.log.warn({ topic, reason }, 'invalid telemetry message dropped');
+    return [];
+  }
+
+  private async writeBatch(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const rows = this.rows;
+    const messages = this.pending;
+    this.rows = [];
+    this.pending = [];
+    try {
+      const inserted = await insertTelemetry(this.options.pool, rows);
+      this.counters.batches += 1;
+      this.counters.rowsWritten += inserted;
+      this.counters.duplicateRows += rows.length - inserted;
+      this.acknowledge(messages);
+    } catch (error) {
+      this.counters.failedBatches += 1;
+      this.options.log.error({ err: error, rows: rows.length, messages: messages.length }, 'telemetry batch failed; retrying');
+      // Keep the batch ahead of newer messages so PUBACKs still go out in order.
+      this.rows = rows.concat(this.rows);
+      this.pending = messages.concat(this.pending);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (this.client !== undefined) this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, 0);
+      return;
+    }
+    const resume = this.waitingIntake;
+    this.waitingIntake = [];
+    for (const callback of resume) callback();
+  }
+
+  private acknowledge(messages: readonly PendingMessage[]): void {
+    for (const message of messages) {
+      if (message.puback !== undefined && message.generation === this.generation) this.sendPacket?.(message.puback);
+    }
+  }
+
+  private sendPacket: SendPacket | undefined;
+
+  /** mqtt.js sends a PUBACK as soon as a message is handled; hold it until the message's batch commits. */
+  private deferPubacks(client: MqttClient): void {
+    const internals = client as unknown as { _sendPacket: SendPacket };
+    const send = internals._sendPacket.bind(client);
+    this.sendPacket = (packet) => send(packet);
+    internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      if (packet.cmd !== 'puback') return send(packet, cb, cbStorePut, noStore);
+      const owner = [...this.pending].reverse().find((message) => message.messageId === packet.messageId && message.puback === undefined);
+      if (owner === undefined) return send(packet, cb, cbStorePut, noStore);
+      owner.puback = packet;
+      cb?.();
+    };
+  }
+}

@@ -1,0 +1,16 @@
+// Structured logs (pino, JSON lines on stdout). Child loggers carry context such as role, device or topic.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'tirta',
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    // Secrets never reach the log, even when a whole config object is logged.
+    redact: { paths: ['password', '*.password', 'databaseUrl', '*.databaseUrl', 'headers.authorization'], censor: '[redacted]' },
+  });
+}
+
+/** A logger that drops everything, for tests and library use. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,155 @@
+// Wires the roles of the one `tirta` binary: sim, connector, ingest, engine, api, and all of
+// them together. Each role takes its services from a Services object that reaches external
+// PostgreSQL and MQTT by URL, or starts the embedded defaults once.
+import type { Server } from 'node:http';
+import mqtt from 'mqtt';
+import pg from 'pg';
+import { createConnectors } from '../../connectors/registry.js';
+import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
+import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
+import { SyntheticPlant } from '../../simulators/plant/synthetic-plant.js';
+import { createApp } from '../api/app.js';
+import type { RuntimeEnvironment } from '../config/environment.js';
+import type { SiteConfig } from '../contracts/site.js';
+import { TelemetryIngest } from '../ingest/telemetry-ingest.js';
+import type { Logger } from '../log.js';
+import { migrate, type MigrationReport } from '../storage/migrate.js';
+import { registerSite, type TagIds } from '../storage/site-registry.js';
+import { pgDatabase } from '../storage/sql.js';
+import { startEmbeddedBroker, startEmbeddedPostgres } from './embedded-services.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export class Services {
+  private pool: Promise<pg.Pool> | undefined;
+  private mqttUrl: Promise<string> | undefined;
+  private tagIds: Promise<TagIds> | undefined;
+
+  constructor(
+    readonly env: RuntimeEnvironment,
+    readonly site: SiteConfig,
+    readonly log: Logger,
+    readonly lifecycle: Lifecycle,
+  ) {}
+
+  /** The database pool, with migrations applied. */
+  database(): Promise<pg.Pool> {
+    this.pool ??= (async () => {
+      let url = this.env.databaseUrl;
+      if (url === undefined) {
+        const embedded = await startEmbeddedPostgres(this.env.dataDir, this.log.child({ component: 'embedded-postgres' }));
+        this.lifecycle.add('embedded PostgreSQL', embedded.stop);
+        url = embedded.url;
+      }
+      const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'tirta' });
+      pool.on('error', (error) => this.log.warn({ err: error }, 'idle database connection failed'));
+      this.lifecycle.add('database pool', () => pool.end());
+      const report = await migrate(pgDatabase(pool));
+      logMigrations(this.log, report);
+      return pool;
+    })();
+    return this.pool;
+  }
+
+  /** Registers the site config's zones, devices and tags; returns the tag ids. */
+  registeredTags(): Promise<TagIds> {
+    this.tagIds ??= this.database().then((pool) => registerSite(pool, this.site));
+    return this.tagIds;
+  }
+
+  broker(): Promise<string> {
+    this.mqttUrl ??= (async () => {
+      if (this.env.mqttUrl !== undefined) return this.env.mqttUrl;
+      const embedded = await startEmbeddedBroker(this.log.child({ component: 'embedded-broker' }));
+      this.lifecycle.add('embedded MQTT broker', embedded.stop);
+      return embedded.url;
+    })();
+    return this.mqttUrl;
+  }
+
+  /** True when MQTT comes from the in-process broker, which speaks MQTT 3.1.1 only. */
+  get embeddedBroker(): boolean {
+    return this.env.mqttUrl === undefined;
+  }
+}
+
+function logMigrations(log: Logger, report: MigrationReport): void {
+  if (report.applied.length > 0) log.info({ flavour: report.flavour, applied: report.applied }, 'migrations applied');
+  else log.info({ flavour: report.flavour, alreadyApplied: report.alreadyApplied }, 'database schema up to date');
+}
+
+export interface SimulatorHandle {
+  plant: SyntheticPlant;
+  servers: ModbusPlantServer[];
+}
+
+export async function startSimulator(services: Services, portOverrides: ReadonlyMap<string, number> = new Map()): Promise<SimulatorHandle> {
+  const plant = new SyntheticPlant(services.site);
+  const servers: ModbusPlantServer[] = [];
+  for (const device of services.site.devices) {
+    if (device.protocol !== 'modbus') {
+      services.log.warn({ device: device.id, protocol: device.protocol }, 'this simulator serves Modbus devices only; device not simulated');
+      continue;
+    }
+    const port = portOverrides.get(device.id);
+    const server = new ModbusPlantServer({ device, tags: services.site.tags, source: plant, ...(port === undefined ? {} : { port }) });
+    await server.start();
+    services.lifecycle.add(`simulated PLC ${device.id}`, () => server.stop());
+    services.log.info({ device: device.id, port: server.port }, 'simulated Modbus PLC listening');
+    servers.push(server);
+  }
+  return { plant, servers };
+}
+
+export async function startConnector(services: Services, connectorId = 'connector-1'): Promise<MqttPublisher> {
+  const url = await services.broker();
+  const publisher = new MqttPublisher({ url, site: services.site.site.id, connectorId, log: services.log.child({ component: 'connector' }) });
+  const { connectors, unsupported } = createConnectors(services.site, publisher, services.log.child({ component: 'connector' }));
+  for (const device of unsupported) services.log.warn({ device: device.id, protocol: device.protocol }, 'no connector for this protocol in this build; device not polled');
+  // Registered before the connectors so that, stopping in reverse, polling ends before the publisher closes.
+  services.lifecycle.add('connector publisher', () => publisher.close());
+  for (const connector of connectors) {
+    connector.start();
+    services.lifecycle.add(`connector ${connector.device}`, () => connector.stop());
+  }
+  services.log.info({ devices: connectors.map((connector) => connector.device), broker: redactUrl(url) }, 'connector polling');
+  return publisher;
+}
+
+export async function startIngest(services: Services): Promise<TelemetryIngest> {
+  const [pool, url, tagIds] = await Promise.all([services.database(), services.broker(), services.registeredTags()]);
+  const ingest = new TelemetryIngest({
+    mqttUrl: url,
+    pool,
+    tagIds: new Map([[services.site.site.id, tagIds]]),
+    log: services.log.child({ component: 'ingest' }),
+    clientId: `tirta-ingest-${services.site.site.id}`,
+    protocolVersion: services.embeddedBroker ? 4 : 5,
+    sharedGroup: 'tirta-ingest',
+  });
+  await ingest.start();
+  services.lifecycle.add('ingest', () => ingest.stop());
+  return ingest;
+}
+
+export async function startApi(services: Services): Promise<{ server: Server; url: string }> {
+  const [pool, brokerUrl] = await Promise.all([services.database(), services.broker(), services.registeredTags()]);
+  // The API's own broker connection tells /health whether the broker is reachable.
+  const brokerProbe = mqtt.connect(brokerUrl, { clientId: `tirta-api-${process.pid}`, reconnectPeriod: 1000 });
+  brokerProbe.on('error', () => undefined);
+  services.lifecycle.add('api broker connection', () => brokerProbe.endAsync(true));
+  const app = createApp({ pool, site: services.site, log: services.log.child({ component: 'api' }), brokerConnected: () => brokerProbe.connected });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(services.env.port, services.env.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  services.lifecycle.add('http server', async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : services.env.port;
+  const url = `http://${services.env.host}:${port}`;
+  services.log.info({ url }, `Tirta API listening on ${url}`);
+  return { server, url };
+}
