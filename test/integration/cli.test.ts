@@ -1,0 +1,101 @@
+// The `tirta` command as users run it: exit codes, help, bad config, and the whole demo in one
+// process on the embedded defaults (embedded PostgreSQL and MQTT broker), stopped by SIGTERM.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { freePort } from '../../src/runtime/embedded-services.js';
+import { waitFor } from '../support/services.js';
+import { demoSiteOnFreePorts } from '../support/site-fixture.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tirta(args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<Run>; kill: (signal: NodeJS.Signals) => void; output: () => string } {
+  const child = spawn(process.execPath, ['src/cli/bin.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
+    kill: (signal) => child.kill(signal),
+    output: () => stdout + stderr,
+  };
+}
+
+describe('tirta command', function () {
+  this.timeout(60_000);
+
+  it('prints usage with --help and exits 0', async () => {
+    const run = await tirta(['--help']).done;
+    expect(run.code).to.equal(0);
+    for (const command of ['all', 'connector', 'ingest', 'engine', 'api', 'sim', 'migrate', 'replay']) expect(run.stdout).to.match(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('prints help for each command', async () => {
+    const run = await tirta(['ingest', '--help']).done;
+    expect(run.code).to.equal(0);
+    expect(run.stdout).to.contain('Usage: tirta ingest').and.to.contain('DATABASE_URL');
+  });
+
+  it('exits 2 on an unknown command or option', async () => {
+    expect((await tirta(['frobnicate']).done).code).to.equal(2);
+    const run = await tirta(['api', '--colour']).done;
+    expect(run.code).to.equal(2);
+    expect(run.stderr).to.contain('--colour');
+  });
+
+  it('exits 2 on a bad site file, naming the file, the path inside it and why', async () => {
+    const file = 'test/testcases/site-config/address-out-of-range/site.yaml';
+    const run = await tirta(['migrate', '--site', file], { DATABASE_URL: 'postgres://127.0.0.1:1/none' }).done;
+    expect(run.code).to.equal(2);
+    expect(run.stderr).to.contain(file).and.to.contain('tags[1].modbus.address').and.to.contain('outside 0-65535');
+  });
+
+  it('exits 2 on a bad environment value, naming it', async () => {
+    const run = await tirta(['api'], { PORT: 'eighty' }).done;
+    expect(run.code).to.equal(2);
+    expect(run.stderr).to.contain('PORT');
+  });
+
+  it('exits 1 on a runtime failure', async () => {
+    const run = await tirta(['migrate'], { DATABASE_URL: 'postgres://tirta@127.0.0.1:1/none' }).done;
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.contain('ECONNREFUSED');
+  });
+
+  it('runs the demo on embedded PostgreSQL and MQTT, serves telemetry, and exits 0 on SIGTERM within 10 s', async function () {
+    this.timeout(120_000);
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-cli-'));
+    try {
+      const siteFile = path.join(dataDir, 'site.json');
+      await writeFile(siteFile, JSON.stringify(await demoSiteOnFreePorts()));
+      const port = await freePort();
+      const process = tirta(['all', '--site', siteFile], { DATABASE_URL: '', MQTT_URL: '', PORT: String(port), TIRTA_DATA_DIR: dataDir });
+      const baseUrl = `http://127.0.0.1:${port}`;
+      await waitFor('the demo API to be healthy', async () => ((await fetch(`${baseUrl}/health`)).status === 200 ? true : undefined), 60_000, 250).catch((error: Error) => {
+        throw new Error(`${error.message}\n${process.output()}`);
+      });
+      expect(process.output()).to.contain(`Tirta API listening on ${baseUrl}`);
+      const points = await waitFor('telemetry from the simulated plant', async () => {
+        const now = Date.now();
+        const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=ps.outlet.pressure&from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 1000).toISOString()}`);
+        const body = (await response.json()) as { points: Array<{ value: number; quality: string }> };
+        return body.points.length > 0 ? body.points : undefined;
+      });
+      expect(points[0]!.quality).to.equal('good');
+      const stoppedAt = Date.now();
+      process.kill('SIGTERM');
+      const run = await process.done;
+      expect(run.code, run.stdout + run.stderr).to.equal(0);
+      expect(Date.now() - stoppedAt).to.be.below(10_000);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,175 @@
+// The thin path, end to end over real protocols: simulated Modbus PLCs -> connector -> MQTT ->
+// ingest -> PostgreSQL -> HTTP API, and complaint intake through the API.
+import { expect } from 'chai';
+import pg from 'pg';
+import { createApp } from '../../src/api/app.js';
+import type { RuntimeEnvironment } from '../../src/config/environment.js';
+import type { SiteConfig } from '../../src/contracts/site.js';
+import { silentLogger } from '../../src/log.js';
+import { Lifecycle } from '../../src/runtime/lifecycle.js';
+import { Services, startApi, startConnector, startIngest, startSimulator, type SimulatorHandle } from '../../src/runtime/roles.js';
+import { freshDatabase, testServices, waitFor, type FreshDatabase } from '../support/services.js';
+import { demoSiteOnFreePorts } from '../support/site-fixture.js';
+
+describe('thin path: simulator to API', function () {
+  this.timeout(60_000);
+  let db: FreshDatabase;
+  let lifecycle: Lifecycle;
+  let simulator: SimulatorHandle;
+  let baseUrl: string;
+  let site: SiteConfig;
+
+  before(async () => {
+    db = await freshDatabase();
+    const { mqttUrl } = await testServices();
+    site = await demoSiteOnFreePorts();
+    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir: '/nonexistent', siteConfigFile: '', logLevel: 'silent' };
+    lifecycle = new Lifecycle(silentLogger);
+    const services = new Services(env, site, silentLogger, lifecycle);
+    simulator = await startSimulator(services);
+    await startIngest(services);
+    await startConnector(services);
+    baseUrl = (await startApi(services)).url;
+  });
+
+  after(async () => {
+    await lifecycle?.stop();
+    await db?.drop();
+  });
+
+  async function latestValue(tag: string): Promise<number | null | undefined> {
+    const from = new Date(Date.now() - 60_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=${tag}&from=${from}&to=${to}`);
+    expect(response.status).to.equal(200);
+    const body = (await response.json()) as { points: Array<{ value: number | null; quality: string }> };
+    return body.points.at(-1)?.value;
+  }
+
+  it('reads back through the telemetry API a value set in the simulated PLC', async () => {
+    simulator.plant.pin('dma-1.pressure.1', 12.34);
+    simulator.plant.pin('ps.outlet.flow', 456.5);
+    simulator.plant.pin('dma-3.inlet.flow', 321.125);
+    await waitFor('pinned pressure in the database', async () => ((await latestValue('dma-1.pressure.1')) === 12.34 ? true : undefined));
+    await waitFor('pinned flow (float32 CDAB)', async () => ((await latestValue('ps.outlet.flow')) === 456.5 ? true : undefined));
+    await waitFor('pinned flow (float64)', async () => ((await latestValue('dma-3.inlet.flow')) === 321.125 ? true : undefined));
+    simulator.plant.pin('dma-1.pressure.1', 7.5);
+    await waitFor('the changed pressure', async () => ((await latestValue('dma-1.pressure.1')) === 7.5 ? true : undefined));
+  });
+
+  it('stores good-quality samples with source times', async () => {
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS samples, count(*) FILTER (WHERE quality = 0)::int AS good FROM telemetry t JOIN tag ON tag.id = t.tag_id WHERE tag.site_id = $1`,
+      [site.site.id],
+    );
+    expect(rows[0].samples).to.be.greaterThan(0);
+    expect(rows[0].good).to.equal(rows[0].samples);
+  });
+
+  it('reports health with database and broker up', async () => {
+    const response = await fetch(`${baseUrl}/health`);
+    expect(response.status).to.equal(200);
+    expect(await response.json()).to.deep.equal({ status: 'up', database: { status: 'up' }, broker: { status: 'up' } });
+  });
+
+  it('lists the site tags', async () => {
+    const body = (await (await fetch(`${baseUrl}/api/v1/tags`)).json()) as { tags: Array<{ key: string; zone: string | null }> };
+    expect(body.tags.map((tag) => tag.key).sort()).to.deep.equal(site.tags.map((tag) => tag.id).sort());
+    expect(body.tags.find((tag) => tag.key === 'dma-2.inlet.flow')?.zone).to.equal('dma-2');
+  });
+
+  it('answers 400 naming each bad query parameter, and 404 for an unknown tag', async () => {
+    const bad = await fetch(`${baseUrl}/api/v1/telemetry?tag=dma-1.pressure.1&from=yesterday`);
+    expect(bad.status).to.equal(400);
+    const fields = ((await bad.json()) as { issues: Array<{ field: string }> }).issues.map((issue) => issue.field);
+    expect(fields).to.include.members(['from', 'to']);
+    const now = Date.now();
+    const unknown = await fetch(`${baseUrl}/api/v1/telemetry?tag=nope&from=${new Date(now - 1000).toISOString()}&to=${new Date(now).toISOString()}`);
+    expect(unknown.status).to.equal(404);
+  });
+
+  describe('complaint intake', () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${baseUrl}/api/v1/complaints`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const complaint = { channel: 'whatsapp', category: 'no_water', location: { lat: -6.8915, lon: 107.6105 }, text: 'no water since this morning' };
+
+    it('stores a valid complaint, locates its zone and answers 201', async () => {
+      const response = await post(complaint);
+      expect(response.status).to.equal(201);
+      const stored = (await response.json()) as { id: string; zone: string; location_status: string };
+      expect(stored).to.include({ zone: 'dma-1', location_status: 'in_zone' });
+      expect(response.headers.get('location')).to.equal(`/api/v1/complaints/${stored.id}`);
+      const fetched = await fetch(`${baseUrl}/api/v1/complaints/${stored.id}`);
+      expect(((await fetched.json()) as { text: string }).text).to.equal(complaint.text);
+    });
+
+    it('answers 400 listing each bad field, and stores nothing', async () => {
+      const before = await db.pool.query('SELECT count(*)::int AS n FROM complaint');
+      const response = await post({ channel: 'fax', category: 'no_water', location: { lat: 95, lon: 107 }, text: '' });
+      expect(response.status).to.equal(400);
+      const body = (await response.json()) as { error: string; issues: Array<{ field: string; message: string }> };
+      expect(body.error).to.equal('validation_failed');
+      expect(body.issues.map((issue) => issue.field)).to.include.members(['channel', 'location.lat', 'text']);
+      const after = await db.pool.query('SELECT count(*)::int AS n FROM complaint');
+      expect(after.rows[0].n).to.equal(before.rows[0].n);
+    });
+
+    it('answers 400 for malformed JSON', async () => {
+      const response = await fetch(`${baseUrl}/api/v1/complaints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"channel":' });
+      expect(response.status).to.equal(400);
+    });
+
+    it('stores the same complaint once per Idempotency-Key', async () => {
+      const first = await post(complaint, { 'Idempotency-Key': 'call-2026-0001' });
+      const again = await post(complaint, { 'Idempotency-Key': 'call-2026-0001' });
+      expect(first.status).to.equal(201);
+      expect(again.status).to.equal(200);
+      expect(((await again.json()) as { id: string }).id).to.equal(((await first.json()) as { id: string }).id);
+    });
+
+    it('stores the same channel message once', async () => {
+      const message = { ...complaint, channel: 'social_media', external_id: 'tweet-1234' };
+      const [first, again] = [await post(message), await post(message)];
+      expect([first.status, again.status]).to.deep.equal([201, 200]);
+      const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM complaint WHERE external_id = 'tweet-1234'");
+      expect(rows[0].n).to.equal(1);
+    });
+
+    it('keeps a complaint outside every zone and flags it', async () => {
+      const response = await post({ ...complaint, location: { lat: -7.25, lon: 112.75 } });
+      expect(response.status).to.equal(201);
+      expect(await response.json()).to.include({ zone: null, location_status: 'outside_zones' });
+    });
+  });
+});
+
+describe('health when a dependency is down', () => {
+  it('answers 503 naming the broker when it is not connected', async () => {
+    const db = await freshDatabase();
+    try {
+      const app = createApp({ pool: db.pool, site: await demoSiteOnFreePorts(), log: silentLogger, brokerConnected: () => false });
+      const server = app.listen(0);
+      const port = (server.address() as { port: number }).port;
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      server.close();
+      expect(response.status).to.equal(503);
+      expect(await response.json()).to.deep.include({ status: 'down', database: { status: 'up' }, broker: { status: 'down', error: 'not connected' } });
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('answers 503 naming the database when it does not answer', async () => {
+    const pool = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 1000 });
+    const app = createApp({ pool, site: await demoSiteOnFreePorts(), log: silentLogger, brokerConnected: () => true });
+    const server = app.listen(0);
+    const port = (server.address() as { port: number }).port;
+    const response = await fetch(`http://127.0.0.1:${port}/health`);
+    server.close();
+    await pool.end();
+    expect(response.status).to.equal(503);
+    const body = (await response.json()) as { database: { status: string }; broker: { status: string } };
+    expect(body.database.status).to.equal('down');
+    expect(body.broker.status).to.equal('up');
+  });
+});
