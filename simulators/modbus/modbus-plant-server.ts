@@ -49,6 +49,10 @@ export class ModbusPlantServer {
     }
   }
 
+  get deviceId(): string {
+    return this.options.device.id;
+  }
+
   get port(): number {
     return this.boundPort;
   }

@@ -6,7 +6,7 @@ import { readEnvironment } from '../config/environment.js';
 import { ConfigError, TirtaError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
-import { Services, startApi, startConnector, startIngest, startSimulator } from '../runtime/roles.js';
+import { Services, startApi, startConnector, startEngine, startIngest, startSimulator } from '../runtime/roles.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -29,13 +29,14 @@ const ENVIRONMENT_HELP = `Environment:
 
 const commands: Record<string, Command> = {
   all: {
-    summary: 'run everything in one process: simulated plant, connector, ingest and API (default)',
-    details: 'Starts the site\'s simulated PLCs, a connector polling them, telemetry ingest into the database, and the HTTP API.',
+    summary: 'run everything in one process: simulated plant, connector, ingest, engine and API (default)',
+    details: 'Starts the site\'s simulated PLCs, a connector polling them, telemetry ingest into the database, the engine and the HTTP API.',
     longRunning: true,
     async run(services) {
       await startSimulator(services);
       await services.database();
       await startIngest(services);
+      await startEngine(services);
       await startConnector(services);
       await startApi(services);
     },
@@ -65,11 +66,11 @@ const commands: Record<string, Command> = {
     },
   },
   engine: {
-    summary: 'detect anomalies and correlate complaints into incidents',
-    details: 'Detection and correlation are not part of this build: the command exits with status 1.',
-    longRunning: false,
-    async run() {
-      throw new TirtaError('not_available', 'the engine role is not available in this build');
+    summary: 'track the state of every PLC link and connector (detection and correlation build on it)',
+    details: 'Subscribes to the retained device and connector state messages and keeps each link\'s last known state in the database, for GET /api/v1/devices.',
+    longRunning: true,
+    async run(services) {
+      await startEngine(services);
     },
   },
   api: {

@@ -11,6 +11,7 @@ import { SyntheticPlant } from '../../simulators/plant/synthetic-plant.js';
 import { createApp } from '../api/app.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
 import type { SiteConfig } from '../contracts/site.js';
+import { DeviceStatusTracker } from '../engine/device-status.js';
 import { TelemetryIngest } from '../ingest/telemetry-ingest.js';
 import type { Logger } from '../log.js';
 import { migrate, type MigrationReport } from '../storage/migrate.js';
@@ -148,6 +149,14 @@ export async function startIngest(services: Services): Promise<TelemetryIngest> 
   await ingest.start();
   services.lifecycle.add('ingest', () => ingest.stop());
   return ingest;
+}
+
+export async function startEngine(services: Services): Promise<DeviceStatusTracker> {
+  const [pool, url] = await Promise.all([services.database(), services.broker(), services.registeredTags()]);
+  const tracker = new DeviceStatusTracker({ mqttUrl: url, pool, log: services.log.child({ component: 'engine' }), clientId: `tirta-engine-${services.site.site.id}-${process.pid}` });
+  await tracker.start();
+  services.lifecycle.add('engine link-state tracker', () => tracker.stop());
+  return tracker;
 }
 
 export async function startApi(services: Services): Promise<{ server: Server; url: string }> {

@@ -7,7 +7,7 @@ import type { RuntimeEnvironment } from '../../src/config/environment.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { silentLogger } from '../../src/log.js';
 import { Lifecycle } from '../../src/runtime/lifecycle.js';
-import { Services, startApi, startConnector, startIngest, startSimulator, type SimulatorHandle } from '../../src/runtime/roles.js';
+import { Services, startApi, startConnector, startEngine, startIngest, startSimulator, type SimulatorHandle } from '../../src/runtime/roles.js';
 import { freshDatabase, testServices, waitFor, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -28,6 +28,7 @@ describe('thin path: simulator to API', function () {
     const services = new Services(env, site, silentLogger, lifecycle);
     simulator = await startSimulator(services);
     await startIngest(services);
+    await startEngine(services);
     await startConnector(services);
     baseUrl = (await startApi(services)).url;
   });
@@ -64,6 +65,26 @@ describe('thin path: simulator to API', function () {
     );
     expect(rows[0].samples).to.be.greaterThan(0);
     expect(rows[0].good).to.equal(rows[0].samples);
+  });
+
+  it('shows every PLC link online, then offline when its PLC stops answering', async () => {
+    type Devices = { devices: Array<{ device: string; state: string; reason: string | null }> };
+    const devices = async () => ((await (await fetch(`${baseUrl}/api/v1/devices`)).json()) as Devices).devices;
+    await waitFor('both links online', async () => ((await devices()).every((device) => device.state === 'online') ? true : undefined));
+    expect((await devices()).map((device) => device.device).sort()).to.deep.equal(['plc-dma', 'plc-pump-station']);
+    await simulator.servers.find((server) => server.deviceId === 'plc-dma')!.stop();
+    const offline = await waitFor('plc-dma offline', async () => (await devices()).find((device) => device.device === 'plc-dma' && device.state === 'offline'));
+    expect(offline.reason).to.be.a('string').and.not.equal('');
+    expect((await devices()).find((device) => device.device === 'plc-pump-station')?.state).to.equal('online');
+    // A failed read is stored as bad quality with no value, never as the last good value.
+    await waitFor('bad-quality samples of plc-dma', async () => {
+      const { rows } = await db.pool.query(
+        `SELECT count(*)::int AS bad FROM telemetry t JOIN tag ON tag.id = t.tag_id
+         WHERE tag.site_id = $1 AND tag.device_id = 'plc-dma' AND t.quality = 2 AND t.value IS NULL`,
+        [site.site.id],
+      );
+      return rows[0].bad > 0 ? true : undefined;
+    });
   });
 
   it('reports health with database and broker up', async () => {

@@ -24,6 +24,7 @@ const rules: Array<{ from: string; mayNotImport: string[]; except?: string[] }> 
   { from: 'src/storage', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/ingest'] },
   { from: 'src/complaints', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/ingest', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
+  { from: 'src/engine', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/api', mayNotImport: ['src/runtime', 'src/cli'] },
 ];
 

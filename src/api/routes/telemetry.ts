@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { listDeviceStatus } from '../../engine/device-status.js';
 import { listTags } from '../../storage/site-registry.js';
 import { readTelemetry } from '../../storage/telemetry-store.js';
 import type { ApiDependencies } from '../app.js';
@@ -20,6 +21,10 @@ export function telemetryRoutes(deps: ApiDependencies): Router {
 
   router.get('/tags', route(async (_request, response) => {
     response.json({ site: deps.site.site.id, tags: await listTags(deps.pool, deps.site.site.id) });
+  }));
+
+  router.get('/devices', route(async (_request, response) => {
+    response.json({ site: deps.site.site.id, devices: await listDeviceStatus(deps.pool, deps.site.site.id) });
   }));
 
   router.get('/telemetry', route(async (request, response) => {
