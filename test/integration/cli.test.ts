@@ -1,7 +1,7 @@
 // The `tirta` command as users run it: exit codes, help, bad config, and the whole demo in one
 // process on the embedded defaults (embedded PostgreSQL and MQTT broker), stopped by SIGTERM.
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -67,6 +67,26 @@ describe('tirta command', function () {
     const run = await tirta(['migrate'], { DATABASE_URL: 'postgres://tirta@127.0.0.1:1/none' }).done;
     expect(run.code).to.equal(1);
     expect(run.stderr).to.contain('ECONNREFUSED');
+  });
+
+  it('migrates an embedded PostgreSQL as an unprivileged user too', async function () {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-user-'));
+    try {
+      const env = { ...process.env, DATABASE_URL: '', MQTT_URL: '', TIRTA_DATA_DIR: path.join(dataDir, 'data'), LOG_LEVEL: 'info' };
+      let command = [process.execPath, 'src/cli/bin.js', 'migrate'];
+      if (process.getuid?.() === 0) {
+        // As root, run the same command as `nobody`: the path ordinary users take, without the postgres-user switch.
+        if (spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', 'package.json']).status !== 0) this.skip();
+        const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout);
+        await chown(dataDir, nobody, -1);
+        command = ['runuser', '-u', 'nobody', '--', ...command];
+      }
+      const run = spawnSync(command[0]!, command.slice(1), { env, encoding: 'utf8', timeout: 60_000 });
+      expect(run.status, run.stdout + run.stderr).to.equal(0);
+      expect(run.stdout).to.contain('migrations applied');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('runs the demo on embedded PostgreSQL and MQTT, serves telemetry, and exits 0 on SIGTERM within 10 s', async function () {
