@@ -7,7 +7,7 @@ import pg from 'pg';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
 import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
-import { SyntheticPlant } from '../../simulators/plant/synthetic-plant.js';
+import { HydraulicPlant } from '../../simulators/plant/hydraulic-plant.js';
 import { createApp } from '../api/app.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
 import type { SiteConfig } from '../contracts/site.js';
@@ -97,20 +97,22 @@ function logMigrations(log: Logger, report: MigrationReport): void {
 }
 
 export interface SimulatorHandle {
-  plant: SyntheticPlant;
+  plant: HydraulicPlant;
   servers: ModbusPlantServer[];
 }
 
-export async function startSimulator(services: Services, portOverrides: ReadonlyMap<string, number> = new Map()): Promise<SimulatorHandle> {
-  const plant = new SyntheticPlant(services.site);
+export async function startSimulator(services: Services, options: { speed?: number; seed?: number } = {}): Promise<SimulatorHandle> {
+  const plant = await HydraulicPlant.open(services.site, options);
+  plant.start();
+  services.lifecycle.add('hydraulic model', async () => plant.stop());
+  services.log.info({ speed: options.speed ?? 1, network: 'demo-town' }, 'hydraulic model running');
   const servers: ModbusPlantServer[] = [];
   for (const device of services.site.devices) {
     if (device.protocol !== 'modbus') {
       services.log.warn({ device: device.id, protocol: device.protocol }, 'this simulator serves Modbus devices only; device not simulated');
       continue;
     }
-    const port = portOverrides.get(device.id);
-    const server = new ModbusPlantServer({ device, tags: services.site.tags, source: plant, ...(port === undefined ? {} : { port }) });
+    const server = new ModbusPlantServer({ device, tags: services.site.tags, source: plant });
     await server.start();
     services.lifecycle.add(`simulated PLC ${device.id}`, () => server.stop());
     services.log.info({ device: device.id, port: server.port }, 'simulated Modbus PLC listening');
