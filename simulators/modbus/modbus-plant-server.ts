@@ -2,11 +2,10 @@
 // register map the config declares and values from the plant. Addresses past a table's data
 // block answer exception 02 (illegal data address), as a real PLC does. Writes become plant
 // commands.
-import type { AddressInfo, Server } from 'node:net';
-import { ServerTCP } from 'modbus-serial';
 import { decodeValue, encodeValue, setBit } from '../../src/contracts/modbus-registers.js';
 import { registerCount, type ModbusAddress, type ModbusDevice, type ModbusTable, type Tag } from '../../src/contracts/site.js';
 import type { PlantValueSource } from '../plant/plant-source.js';
+import { ILLEGAL_DATA_ADDRESS, ModbusException, ModbusTcpServer, SERVER_DEVICE_FAILURE, type ModbusRequestHandler } from './modbus-tcp-server.js';
 
 type ModbusTag = Tag & { modbus: ModbusAddress };
 
@@ -16,8 +15,8 @@ interface Slot {
   word: number;
 }
 
-const ILLEGAL_DATA_ADDRESS = { modbusErrorCode: 0x02, msg: 'Illegal data address' };
-const SERVER_DEVICE_FAILURE = { modbusErrorCode: 0x04, msg: 'Server device failure' };
+const illegalAddress = (table: ModbusTable, address: number) => new ModbusException(ILLEGAL_DATA_ADDRESS, `no ${table} ${address}`);
+const deviceFailure = (tag: string) => new ModbusException(SERVER_DEVICE_FAILURE, `no value for ${tag}`);
 
 export interface ModbusPlantServerOptions {
   device: ModbusDevice;
@@ -32,7 +31,7 @@ export class ModbusPlantServer {
   private readonly slots = new Map<ModbusTable, Map<number, Slot[]>>();
   /** Like a PLC's data block, each table spans 0 to its highest mapped address; unmapped words in it read 0. */
   private readonly highestAddress = new Map<ModbusTable, number>();
-  private server: ServerTCP | undefined;
+  private server: ModbusTcpServer | undefined;
   private boundPort = 0;
 
   constructor(private readonly options: ModbusPlantServerOptions) {
@@ -59,24 +58,15 @@ export class ModbusPlantServer {
 
   async start(): Promise<void> {
     const endpoint = new URL(this.options.device.endpoint);
-    const host = this.options.host ?? endpoint.hostname;
-    const port = this.options.port ?? Number(endpoint.port);
-    const server = new ServerTCP(this.vector(), { host, port, unitID: this.options.device.unit_id });
+    const server = new ModbusTcpServer(this.requestHandler());
+    this.boundPort = await server.listen(this.options.port ?? Number(endpoint.port), this.options.host ?? endpoint.hostname);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('initialized', () => resolve());
-      server.once('serverError', (error) => reject(error ?? new Error(`cannot listen on ${host}:${port}`)));
-    });
-    const net = (server as unknown as { _server: Server })._server;
-    this.boundPort = (net.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (server === undefined) return;
     this.server = undefined;
-    for (const socket of server.socks.keys()) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
   }
 
   /** The words of a register range as the PLC would answer them; throws exception 02 for unmapped addresses. */
@@ -85,13 +75,13 @@ export class ModbusPlantServer {
     const encoded = new Map<string, number[] | null>();
     const words: number[] = [];
     for (let address = start; address < start + count; address++) {
-      if (address > (this.highestAddress.get(table) ?? -1)) throw ILLEGAL_DATA_ADDRESS;
+      if (address > (this.highestAddress.get(table) ?? -1)) throw illegalAddress(table, address);
       const here = slots?.get(address) ?? [];
       let word = 0;
       for (const slot of here) {
         if (slot.tag.modbus.type === 'bit') {
           const reading = this.options.source.read(slot.tag.id);
-          if (reading.value === null) throw SERVER_DEVICE_FAILURE;
+          if (reading.value === null) throw deviceFailure(slot.tag.id);
           word = setBit(word, slot.tag.modbus.bit ?? 0, reading.value !== 0);
           continue;
         }
@@ -100,7 +90,7 @@ export class ModbusPlantServer {
           encoded.set(slot.tag.id, reading.value === null ? null : encodeValue(reading.value, slot.tag.modbus));
         }
         const tagWords = encoded.get(slot.tag.id);
-        if (tagWords === null || tagWords === undefined) throw SERVER_DEVICE_FAILURE;
+        if (tagWords === null || tagWords === undefined) throw deviceFailure(slot.tag.id);
         word = tagWords[slot.word] ?? 0;
       }
       words.push(word);
@@ -114,7 +104,7 @@ export class ModbusPlantServer {
     const touched = new Map<string, ModbusTag>();
     for (let index = 0; index < words.length; index++) {
       const here = slots?.get(start + index);
-      if (here === undefined) throw ILLEGAL_DATA_ADDRESS;
+      if (here === undefined) throw illegalAddress(table, start + index);
       for (const slot of here) touched.set(slot.tag.id, slot.tag);
     }
     for (const tag of touched.values()) {
@@ -131,17 +121,14 @@ export class ModbusPlantServer {
     }
   }
 
-  private vector() {
+  private requestHandler(): ModbusRequestHandler {
+    const unitId = this.options.device.unit_id;
     return {
-      getCoil: (address: number) => this.readRegisters('coil', address, 1)[0] === 1,
-      getDiscreteInput: (address: number) => this.readRegisters('discrete_input', address, 1)[0] === 1,
-      getHoldingRegister: (address: number) => this.readRegisters('holding_register', address, 1)[0]!,
-      getInputRegister: (address: number) => this.readRegisters('input_register', address, 1)[0]!,
-      getMultipleHoldingRegisters: (address: number, length: number) => this.readRegisters('holding_register', address, length),
-      getMultipleInputRegisters: (address: number, length: number) => this.readRegisters('input_register', address, length),
-      setCoil: (address: number, value: boolean) => this.writeRegisters('coil', address, [value ? 1 : 0]),
-      setRegister: (address: number, value: number) => this.writeRegisters('holding_register', address, [value]),
-      setRegisterArray: (address: number, values: number[]) => this.writeRegisters('holding_register', address, values),
+      servesUnit: (unit) => unit === unitId,
+      readBits: (table, _unit, start, count) => this.readRegisters(table, start, count).map((bit) => bit !== 0),
+      readRegisters: (table, _unit, start, count) => this.readRegisters(table, start, count),
+      writeBits: (_unit, start, values) => this.writeRegisters('coil', start, values.map(Number)),
+      writeRegisters: (_unit, start, values) => this.writeRegisters('holding_register', start, values),
     };
   }
 }

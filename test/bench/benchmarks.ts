@@ -1,5 +1,8 @@
 // The project's benchmarks. Each measures on this machine and returns named figures.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { ModbusClient } from '../../connectors/modbus/modbus-client.js';
+import { benchSimulateDay } from '../../simulators/hydraulics/bench.js';
 import { siteConfigSchema } from '../../src/contracts/site.js';
 import { freePort } from '../../src/runtime/embedded-services.js';
 import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
@@ -23,27 +26,15 @@ export interface Benchmark {
   run(): Promise<BenchmarkResult>;
 }
 
-async function modbusServeRate(): Promise<BenchmarkResult> {
-  const port = await freePort();
-  const tags = Array.from({ length: 125 }, (_, index) => ({
-    id: `t${index}`, device: 'plc', poll_group: 'fast', kind: 'pressure', unit: 'm', modbus: { table: 'input_register', address: index, type: 'uint16' },
-  }));
-  const site = siteConfigSchema.parse({
-    site: { id: 'bench', name: 'Bench' },
-    zones: [{ id: 'z', name: 'Z', customers: 1, boundary: { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] } }],
-    devices: [{ id: 'plc', protocol: 'modbus', endpoint: `tcp://127.0.0.1:${port}`, poll_groups: [{ id: 'fast', interval_ms: 1000 }] }],
-    tags,
-  });
-  const device = site.devices[0]!;
-  if (device.protocol !== 'modbus') throw new Error('bench device must be Modbus');
-  const server = new ModbusPlantServer({ device, tags: site.tags, source: new SyntheticPlant(site) });
-  await server.start();
+const BENCH_SECONDS = 5;
+
+/** Closed loop: one client, one request in flight, 125-register reads for BENCH_SECONDS. */
+async function closedLoopRate(port: number): Promise<number> {
   const client = new ModbusClient();
   await client.connectTCP('127.0.0.1', { port });
   client.setID(1);
   client.setTimeout(2000);
-  const durationMs = 5000;
-  const deadline = Date.now() + durationMs;
+  const deadline = Date.now() + BENCH_SECONDS * 1000;
   let requests = 0;
   const started = process.hrtime.bigint();
   while (Date.now() < deadline) {
@@ -53,13 +44,85 @@ async function modbusServeRate(): Promise<BenchmarkResult> {
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await new Promise<void>((resolve) => client.close(() => resolve()));
-  await server.stop();
+  return requests / seconds;
+}
+
+/** mbpoll polling continuously at its fastest rate (10 ms): completed 125-register reads per second. */
+async function mbpollRate(port: number): Promise<number> {
+  const child = spawn('mbpoll', ['-m', 'tcp', '-p', String(port), '-a', '1', '-0', '-t', '3', '-r', '0', '-c', '125', '-l', '10', '-o', '1', '127.0.0.1']);
+  let polls = 0;
+  let errors = 0;
+  child.stdout.on('data', (chunk: Buffer) => {
+    polls += (chunk.toString().match(/^\[124\]:/gm) ?? []).length;
+  });
+  child.stderr.on('data', () => (errors += 1));
+  await new Promise((resolve) => setTimeout(resolve, BENCH_SECONDS * 1000));
+  child.kill('SIGINT');
+  await once(child, 'close');
+  if (errors > 0) throw new Error(`mbpoll reported ${errors} errors`);
+  return polls / BENCH_SECONDS;
+}
+
+async function startPymodbusServer(port: number): Promise<ChildProcess> {
+  const server = spawn('/usr/bin/python3', ['test/support/pymodbus_peer.py', 'server', '127.0.0.1', String(port), '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.on('data', () => resolve());
+    server.once('exit', (code) => reject(new Error(`pymodbus server exited with ${code}`)));
+  });
+  // The script prints before binding: wait until the port answers.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const client = new ModbusClient();
+    const open = await client.connectTCP('127.0.0.1', { port }).then(() => true, () => false);
+    if (open) {
+      await new Promise<void>((resolve) => client.close(() => resolve()));
+      return server;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  server.kill();
+  throw new Error('pymodbus server did not open its port');
+}
+
+async function modbusServeRate(): Promise<BenchmarkResult> {
+  const tirtaPort = await freePort();
+  const tags = Array.from({ length: 125 }, (_, index) => ({
+    id: `t${index}`, device: 'plc', poll_group: 'fast', kind: 'pressure', unit: 'm', modbus: { table: 'input_register', address: index, type: 'uint16' },
+  }));
+  const site = siteConfigSchema.parse({
+    site: { id: 'bench', name: 'Bench' },
+    zones: [{ id: 'z', name: 'Z', customers: 1, boundary: { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] } }],
+    devices: [{ id: 'plc', protocol: 'modbus', endpoint: `tcp://127.0.0.1:${tirtaPort}`, poll_groups: [{ id: 'fast', interval_ms: 1000 }] }],
+    tags,
+  });
+  const device = site.devices[0]!;
+  if (device.protocol !== 'modbus') throw new Error('bench device must be Modbus');
+  const tirta = new ModbusPlantServer({ device, tags: site.tags, source: new SyntheticPlant(site) });
+  await tirta.start();
+  const pymodbusPort = await freePort();
+  const pymodbus = await startPymodbusServer(pymodbusPort);
+  try {
+    const figures: Figure[] = [
+      { name: 'Tirta simulator, closed loop', value: await closedLoopRate(tirtaPort), unit: 'req/s', note: '125 input registers per read, one request in flight (modbus-serial client)' },
+      { name: 'pymodbus server, closed loop', value: await closedLoopRate(pymodbusPort), unit: 'req/s', note: 'the same client against pymodbus 3.0 (Debian) as the reference' },
+      { name: 'Tirta simulator, mbpoll at 10 ms', value: await mbpollRate(tirtaPort), unit: 'req/s', note: 'mbpoll cannot poll faster than every 10 ms' },
+      { name: 'pymodbus server, mbpoll at 10 ms', value: await mbpollRate(pymodbusPort), unit: 'req/s', note: 'the third-party reference pair' },
+    ];
+    return { name: 'modbus-simulator', figures };
+  } finally {
+    pymodbus.kill();
+    await tirta.stop();
+  }
+}
+
+async function simulateDay(): Promise<BenchmarkResult> {
+  const result = await benchSimulateDay();
   return {
-    name: 'modbus-simulator',
-    figures: [{ name: 'requests served per second', value: requests / seconds, unit: 'req/s', note: '125 input registers per read, one client, one request in flight' }],
+    name: 'hydraulic-model',
+    figures: [{ name: 'wall time per simulated day', value: result.secondsPerSimulatedDay, unit: 's', note: `demo town, 1-minute steps (${result.steps} solver steps), demand noise on` }],
   };
 }
 
 export const benchmarks: Benchmark[] = [
-  { name: 'modbus-simulator', description: 'Modbus TCP reads of 125 registers served by the simulated PLC', run: modbusServeRate },
+  { name: 'modbus-simulator', description: 'Modbus TCP reads of 125 registers served by the simulated PLC, against pymodbus as reference', run: modbusServeRate },
+  { name: 'hydraulic-model', description: 'one day of the demo network at 1-minute steps', run: simulateDay },
 ];
