@@ -2,11 +2,13 @@
 // them together. Each role takes its services from a Services object that reaches external
 // PostgreSQL and MQTT by URL, or starts the embedded defaults once.
 import type { Server } from 'node:http';
+import path from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
 import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
+import { OpcuaPlantServer } from '../../simulators/opcua/opcua-plant-server.js';
 import { HydraulicPlant } from '../../simulators/plant/hydraulic-plant.js';
 import { createApp } from '../api/app.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
@@ -99,6 +101,7 @@ function logMigrations(log: Logger, report: MigrationReport): void {
 export interface SimulatorHandle {
   plant: HydraulicPlant;
   servers: ModbusPlantServer[];
+  opcuaServers: OpcuaPlantServer[];
 }
 
 export async function startSimulator(services: Services, options: { speed?: number; seed?: number } = {}): Promise<SimulatorHandle> {
@@ -107,9 +110,23 @@ export async function startSimulator(services: Services, options: { speed?: numb
   services.lifecycle.add('hydraulic model', async () => plant.stop());
   services.log.info({ speed: options.speed ?? 1, network: 'demo-town' }, 'hydraulic model running');
   const servers: ModbusPlantServer[] = [];
+  const opcuaServers: OpcuaPlantServer[] = [];
   for (const device of services.site.devices) {
-    if (device.protocol !== 'modbus') {
-      services.log.warn({ device: device.id, protocol: device.protocol }, 'this simulator serves Modbus devices only; device not simulated');
+    if (device.protocol === 'opcua') {
+      const server = new OpcuaPlantServer({
+        siteId: services.site.site.id,
+        device,
+        tags: services.site.tags,
+        source: plant,
+        pkiFolder: path.join(services.env.dataDir, 'pki', 'simulator'),
+        clock: () => new Date(plant.clock.now()),
+        onWriteError: (tagId, error) => services.log.warn({ err: error, device: device.id, tag: tagId }, 'OPC UA write refused by the plant'),
+      });
+      await server.start();
+      server.update(new Date(plant.clock.now()));
+      services.lifecycle.add(`simulated OPC UA server ${device.id}`, () => server.stop());
+      services.log.info({ device: device.id, endpoint: server.endpointUrl }, 'simulated OPC UA server listening');
+      opcuaServers.push(server);
       continue;
     }
     const server = new ModbusPlantServer({ device, tags: services.site.tags, source: plant });
@@ -118,7 +135,11 @@ export async function startSimulator(services: Services, options: { speed?: numb
     services.log.info({ device: device.id, port: server.port }, 'simulated Modbus PLC listening');
     servers.push(server);
   }
-  return { plant, servers };
+  // OPC UA variables are pushed to subscribers: refresh them as simulated time advances.
+  plant.clock.onTick(() => {
+    for (const server of opcuaServers) server.update(new Date(plant.clock.now()));
+  });
+  return { plant, servers, opcuaServers };
 }
 
 export async function startConnector(services: Services, connectorId = 'connector-1'): Promise<MqttPublisher> {
