@@ -10,7 +10,8 @@
 // at or before a tick is then part of the model's solution for that tick. Leak and burst records
 // carry their measured outflow, so they are written at the next `advance`, once the model has
 // solved with them; every other record is written when its event is applied.
-import { ScenarioFileError, type Scenario, type ScenarioEvent, type ScenarioEventKind, type ScenarioEventOf, type ScenarioIssue } from '../../src/contracts/scenario.js';
+import { type Scenario, type ScenarioEvent, type ScenarioEventKind, type ScenarioEventOf } from '../../src/contracts/scenario.js';
+import { ConfigError, type ConfigIssue } from '../../src/errors.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import type { NetworkElements } from '../hydraulics/hydraulic-model.js';
 import type { HydraulicPlant, SensorFault } from '../plant/hydraulic-plant.js';
@@ -68,13 +69,13 @@ function demandPrefixOf(zone: string): string {
  * Every reason the scenario cannot play on this network and site: unknown or wrong-kind
  * junctions, pumps, valves, tags, devices and zones, by path (`events[2].junction`).
  */
-export function validateScenario(scenario: Scenario, context: ScenarioContext): ScenarioIssue[] {
+export function validateScenario(scenario: Scenario, context: ScenarioContext): ConfigIssue[] {
   const nodes = new Map(context.elements.nodes.map((node) => [node.id, node]));
   const links = new Map(context.elements.links.map((link) => [link.id, link]));
   const tags = new Set(context.site.tags.map((tag) => tag.id));
   const devices = new Set(context.site.devices.map((device) => device.id));
   const zones = new Set(context.site.zones.map((zone) => zone.id));
-  const issues: ScenarioIssue[] = [];
+  const issues: ConfigIssue[] = [];
   const report = (index: number, field: string, message: string): void => {
     issues.push({ path: `events[${index}].${field}`, message });
   };
@@ -193,7 +194,7 @@ export class ScenarioPlayer {
     const source = options.source ?? `scenario ${scenario.id}`;
     const issues = validateScenario(scenario, { elements: this.elements, site: this.site });
     if (this.running().includes(scenario.id)) issues.push({ path: 'id', message: `scenario "${scenario.id}" is already playing; stop it first or give this one another id` });
-    if (issues.length > 0) throw new ScenarioFileError(source, issues);
+    if (issues.length > 0) throw new ConfigError(source, issues);
     const startSimTimeS = options.startSimTimeS ?? this.lastSimTimeS;
     for (const event of scenario.events) {
       const startS = startSimTimeS + event.atS;

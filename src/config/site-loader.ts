@@ -1,9 +1,9 @@
 // Reads a site configuration file (YAML, or JSON which YAML also parses) and validates it once.
 // Every later stage trusts the returned SiteConfig.
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { siteConfigSchema, type SiteConfig } from '../contracts/site.js';
-import { ConfigError, formatPath } from '../errors.js';
+import { parseConfigText } from '../contracts/config-text.js';
+import { ConfigError } from '../errors.js';
 
 export async function loadSiteConfig(file: string): Promise<SiteConfig> {
   let text: string;
@@ -17,22 +17,5 @@ export async function loadSiteConfig(file: string): Promise<SiteConfig> {
 }
 
 export function parseSiteConfig(text: string, file: string): SiteConfig {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      document.errors.map((error) => ({
-        path: '',
-        message: `${error.linePos?.[0] ? `line ${error.linePos[0].line} column ${error.linePos[0].col}: ` : ''}${error.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  const result = siteConfigSchema.safeParse(document.toJS({ maxAliasCount: 100 }));
-  if (!result.success) {
-    throw new ConfigError(
-      file,
-      result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
-    );
-  }
-  return result.data;
+  return parseConfigText(text, file, siteConfigSchema);
 }

@@ -3,8 +3,8 @@
 // offsets from the scenario's start, and how synthetic customers complain about them. This
 // schema is the file's one source of truth; which junctions, pumps, tags and devices exist is
 // checked against the hydraulic model and the site config when a scenario is loaded into a player.
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseConfigText } from './config-text.js';
 import { complaintChannels } from './complaint.js';
 
 const identifier = z
@@ -209,58 +209,8 @@ function defaultEventId(kind: ScenarioEventKind, index: number): string {
   return `${kind}-${index + 1}`;
 }
 
-export interface ScenarioIssue {
-  /** Where inside the file, such as `events[2].junction`; empty for the whole document. */
-  path: string;
-  message: string;
-}
 
-/**
- * A scenario file that cannot be used, with every reason. It has the shape of src/errors.ts's
- * ConfigError (code, file, issues, message) but is declared here: contracts import nothing else
- * of the project, so the loader that reads the file wraps it where the CLI needs a ConfigError.
- */
-export class ScenarioFileError extends Error {
-  readonly code = 'bad_config';
-
-  constructor(
-    readonly file: string,
-    readonly issues: readonly ScenarioIssue[],
-    options?: { cause?: unknown },
-  ) {
-    super(`${file}: invalid scenario\n${issues.map((issue) => `  ${issue.path || '(document)'}: ${issue.message}`).join('\n')}`, options);
-    this.name = new.target.name;
-  }
-}
-
-/** Renders a zod issue path the way people write it: `events[2].junction`. */
-export function formatScenarioPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
-
-/** Parses scenario YAML (or JSON); throws a ScenarioFileError naming the file, each path and why. */
+/** Parses scenario YAML (or JSON); throws a ConfigError naming the file, each path and why. */
 export function parseScenario(text: string, file: string): Scenario {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ScenarioFileError(
-      file,
-      document.errors.map((error) => ({
-        path: '',
-        message: `${error.linePos?.[0] ? `line ${error.linePos[0].line} column ${error.linePos[0].col}: ` : ''}${error.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  const result = scenarioSchema.safeParse(document.toJS({ maxAliasCount: 100 }));
-  if (!result.success) {
-    throw new ScenarioFileError(
-      file,
-      result.error.issues.map((issue) => ({ path: formatScenarioPath(issue.path), message: issue.message })),
-    );
-  }
-  return result.data;
+  return parseConfigText(text, file, scenarioSchema);
 }

@@ -18,9 +18,9 @@ function relativeImports(file: string): string[] {
 }
 
 const rules: Array<{ from: string; mayNotImport: string[]; except?: string[] }> = [
-  { from: 'connectors', mayNotImport: ['src', 'simulators'], except: ['src/contracts', 'src/log.ts'] },
-  { from: 'simulators', mayNotImport: ['src', 'connectors'], except: ['src/contracts'] },
-  { from: 'src/contracts', mayNotImport: ['src', 'connectors', 'simulators'], except: ['src/contracts'] },
+  { from: 'connectors', mayNotImport: ['src', 'simulators'], except: ['src/contracts', 'src/errors.ts', 'src/log.ts'] },
+  { from: 'simulators', mayNotImport: ['src', 'connectors'], except: ['src/contracts', 'src/errors.ts'] },
+  { from: 'src/contracts', mayNotImport: ['src', 'connectors', 'simulators'], except: ['src/contracts', 'src/errors.ts'] },
   { from: 'src/storage', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/ingest'] },
   { from: 'src/complaints', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/ingest', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadSiteConfig } from '../../src/config/site-loader.js';
-import { parseScenario, ScenarioFileError, type Scenario } from '../../src/contracts/scenario.js';
+import { parseScenario, type Scenario } from '../../src/contracts/scenario.js';
+import { ConfigError } from '../../src/errors.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { HydraulicPlant, SPIKE_EVERY_READS } from '../../simulators/plant/hydraulic-plant.js';
 import { JsonLinesFileSink, MemorySink, type GroundTruthRecord } from '../../simulators/scenarios/ground-truth.js';
@@ -271,9 +272,9 @@ events:
     } catch (caught) {
       error = caught;
     }
-    expect(error).to.be.instanceOf(ScenarioFileError);
-    expect((error as ScenarioFileError).file).to.equal('config/scenarios/bad.yaml');
-    expect((error as ScenarioFileError).issues.map((issue) => issue.path)).to.deep.equal(['events[1].pump', 'events[2].tag']);
+    expect(error).to.be.instanceOf(ConfigError);
+    expect((error as ConfigError).file).to.equal('config/scenarios/bad.yaml');
+    expect((error as ConfigError).issues.map((issue) => issue.path)).to.deep.equal(['events[1].pump', 'events[2].tag']);
     expect(player.running()).to.deep.equal([]);
     expect(groundTruth.records).to.deep.equal([]);
   });
@@ -286,7 +287,7 @@ events:
     player.add(scenario('id: first\nevents:\n  - { kind: leak, at: 1m, junction: J-D1-030, coefficient: 3 }\n'));
     runTo([plant, baseline], 10 * MINUTE_S);
     player.add(scenario('id: second\nevents:\n  - { kind: leak, at: 5m, duration: 10m, junction: J-D1-030, coefficient: 2 }\n'));
-    expect(() => player.add(scenario('id: second\nevents:\n  - { kind: pump_trip, at: 0, pump: PU-1 }\n'))).to.throw(ScenarioFileError, /already playing/);
+    expect(() => player.add(scenario('id: second\nevents:\n  - { kind: pump_trip, at: 0, pump: PU-1 }\n'))).to.throw(ConfigError, /already playing/);
     const firstOnlyM3h = leakM3h();
     expect(firstOnlyM3h).to.be.within(10, 20);
     runTo([plant, baseline], 16 * MINUTE_S);

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadSiteConfig } from '../../src/config/site-loader.js';
-import { parseDurationS, parseScenario, ScenarioFileError, type Scenario } from '../../src/contracts/scenario.js';
+import { parseDurationS, parseScenario, type Scenario } from '../../src/contracts/scenario.js';
+import { ConfigError } from '../../src/errors.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { HydraulicModel, type NetworkElements } from '../../simulators/hydraulics/hydraulic-model.js';
 import { DEMO_TOWN_NETWORK } from '../../simulators/plant/hydraulic-plant.js';
@@ -126,11 +127,11 @@ describe('scenario files', () => {
       } catch (caught) {
         error = caught;
       }
-      expect(error).to.be.instanceOf(ScenarioFileError);
-      const failure = error as ScenarioFileError;
+      expect(error).to.be.instanceOf(ConfigError);
+      const failure = error as ConfigError;
       expect(failure.file).to.equal('case.yaml');
       expect(failure.code).to.equal('bad_config');
-      expect(failure.message).to.match(/^case\.yaml: invalid scenario/);
+      expect(failure.message).to.match(/^case\.yaml: invalid configuration/);
       expect([...new Set(failure.issues.map((issue) => issue.path))].sort()).to.deep.equal([...file.errorPaths].sort());
       for (const issue of failure.issues) expect(failure.message).to.include(`${issue.path || '(document)'}: ${issue.message}`);
     });
