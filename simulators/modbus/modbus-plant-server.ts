@@ -59,7 +59,9 @@ export class ModbusPlantServer {
   async start(): Promise<void> {
     const endpoint = new URL(this.options.device.endpoint);
     const server = new ModbusTcpServer(this.requestHandler());
-    this.boundPort = await server.listen(this.options.port ?? Number(endpoint.port), this.options.host ?? endpoint.hostname);
+    // A restart (the PLC coming back online) listens on the port it had.
+    const port = this.boundPort || (this.options.port ?? Number(endpoint.port));
+    this.boundPort = await server.listen(port, this.options.host ?? endpoint.hostname);
     this.server = server;
   }
 

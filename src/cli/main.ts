@@ -6,18 +6,32 @@ import { readEnvironment } from '../config/environment.js';
 import { ConfigError, TirtaError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
-import { Services, startApi, startConnector, startEngine, startIngest, startSimulator } from '../runtime/roles.js';
+import { Services, startApi, startConnector, startEngine, startIngest } from '../runtime/roles.js';
+import { startSimulator, startSimulatorHttp } from '../runtime/simulator.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
+interface CommandOptions {
+  scenarios: string[];
+  speed: number | undefined;
+  seed: number | undefined;
+  complaintsTo: string | undefined;
+}
+
 interface Command {
   summary: string;
   details: string;
+  /** Options beyond --site and --help, as shown in help. */
+  options?: string;
   longRunning: boolean;
-  run(services: Services): Promise<void>;
+  run(services: Services, options: CommandOptions): Promise<void>;
 }
+
+const SIMULATOR_OPTIONS = `  --scenario FILE     play a scenario file (repeatable); see config/scenarios/
+  --speed N           simulated seconds per wall second (default 1: real time)
+  --seed N            seed of demand noise and synthetic complaints (default: the first scenario's)`;
 
 const ENVIRONMENT_HELP = `Environment:
   DATABASE_URL       PostgreSQL/TimescaleDB URL; unset: an embedded PostgreSQL in $TIRTA_DATA_DIR/postgres
@@ -25,28 +39,35 @@ const ENVIRONMENT_HELP = `Environment:
   PORT               HTTP port of the API (default 8080); HOST its address (default 127.0.0.1)
   TIRTA_DATA_DIR     where embedded services and buffers keep data (default ./data)
   TIRTA_SITE_CONFIG  the site config file when --site is not given (default config/demo-town.yaml)
+  TIRTA_SIM_PORT     HTTP port of the simulator's live scenarios (default 8081)
   LOG_LEVEL          fatal, error, warn, info (default), debug, trace or silent`;
 
 const commands: Record<string, Command> = {
   all: {
     summary: 'run everything in one process: simulated plant, connector, ingest, engine and API (default)',
-    details: 'Starts the site\'s simulated PLCs, a connector polling them, telemetry ingest into the database, the engine and the HTTP API.',
+    details: 'Starts the site\'s simulated PLCs on the hydraulic model, a connector polling them, telemetry ingest into the database, the engine and the HTTP API; synthetic complaints from the scenarios are posted to the API.',
+    options: SIMULATOR_OPTIONS,
     longRunning: true,
-    async run(services) {
-      await startSimulator(services);
+    async run(services, options) {
+      let apiUrl: string | undefined;
+      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApiUrl: () => apiUrl });
+      await startSimulatorHttp(services, simulator, services.env.simPort);
       await services.database();
       await startIngest(services);
       await startEngine(services);
       await startConnector(services);
-      await startApi(services);
+      apiUrl = (await startApi(services)).url;
     },
   },
   sim: {
-    summary: 'serve the site\'s devices as simulated PLCs (Modbus TCP)',
-    details: 'Serves every Modbus device of the site config on its endpoint\'s port, with the register map the config declares.',
+    summary: 'serve the site\'s devices as simulated PLCs (Modbus TCP, OPC UA) on the hydraulic model',
+    details: 'Serves every device of the site config on its endpoint\'s port from the hydraulic model, plays scenarios (from files, and live: POST /sim/scenarios on TIRTA_SIM_PORT), and writes their ground truth and synthetic complaints as JSON lines under $TIRTA_DATA_DIR/sim.',
+    options: `${SIMULATOR_OPTIONS}
+  --complaints-to URL post synthetic complaints to this Tirta API (for example http://127.0.0.1:8080)`,
     longRunning: true,
-    async run(services) {
-      await startSimulator(services);
+    async run(services, options) {
+      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApiUrl: () => options.complaintsTo });
+      await startSimulatorHttp(services, simulator, services.env.simPort);
     },
   },
   connector: {
@@ -119,15 +140,23 @@ ${ENVIRONMENT_HELP}
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.`;
 }
 
+function simulatorOptions(options: CommandOptions) {
+  return {
+    scenarioFiles: options.scenarios,
+    ...(options.speed === undefined ? {} : { speed: options.speed }),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  };
+}
+
 function commandUsage(name: string, command: Command): string {
-  return `Usage: tirta ${name} [--site FILE]
+  return `Usage: tirta ${name} [--site FILE]${command.options ? ' [options]' : ''}
 
 ${command.summary}.
 ${command.details}
 
 Options:
-  --site FILE  site configuration (YAML or JSON)
-  --help       show this help
+  --site FILE         site configuration (YAML or JSON)
+${command.options ? `${command.options}\n` : ''}  --help              show this help
 
 ${ENVIRONMENT_HELP}`;
 }
@@ -144,6 +173,7 @@ export async function main(argv: readonly string[], out: Pick<Console, 'log' | '
       out.log(positionals.length === 0 ? usage() : commandUsage(name, command));
       return EXIT_OK;
     }
+    const commandOptions = readCommandOptions(name, command, values);
     const env = readEnvironment();
     log = createLogger({ level: env.logLevel }).child({ role: name });
     const site = await loadSiteConfig(values.site ?? env.siteConfigFile);
@@ -151,7 +181,7 @@ export async function main(argv: readonly string[], out: Pick<Console, 'log' | '
     const services = new Services(env, site, log, lifecycle);
     const signal = lifecycle.waitForSignal();
     try {
-      await Promise.race([command.run(services), signal.then((received) => Promise.reject(new Interrupted(received)))]);
+      await Promise.race([command.run(services, commandOptions), signal.then((received) => Promise.reject(new Interrupted(received)))]);
     } catch (error) {
       await lifecycle.stop();
       if (error instanceof Interrupted) return EXIT_OK;
@@ -179,12 +209,40 @@ class Interrupted extends Error {
   }
 }
 
+function readCommandOptions(name: string, command: Command, values: ReturnType<typeof parseCommandLine>['values']): CommandOptions {
+  const given = (['scenario', 'speed', 'seed', 'complaints-to'] as const).filter((option) => values[option] !== undefined);
+  for (const option of given) {
+    if (!command.options?.includes(`--${option} `)) throw new UsageError(`tirta ${name} does not take --${option}`);
+  }
+  const number = (option: 'speed' | 'seed', value: string | undefined, check: (n: number) => boolean, rule: string) => {
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || !check(parsed)) throw new UsageError(`--${option} ${value}: must be ${rule}`);
+    return parsed;
+  };
+  const complaintsTo = values['complaints-to'];
+  if (complaintsTo !== undefined && !/^https?:\/\/[^/]+$/.test(complaintsTo)) throw new UsageError(`--complaints-to ${complaintsTo}: must be an http(s)://HOST[:PORT] URL`);
+  return {
+    scenarios: values.scenario ?? [],
+    speed: number('speed', values.speed, (n) => n > 0 && n <= 3600, 'a number above 0 and at most 3600'),
+    seed: number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
+    complaintsTo,
+  };
+}
+
 function parseCommandLine(argv: readonly string[]) {
   try {
     return parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { site: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        site: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        scenario: { type: 'string', multiple: true },
+        speed: { type: 'string' },
+        seed: { type: 'string' },
+        'complaints-to': { type: 'string' },
+      },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);

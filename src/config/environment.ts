@@ -9,6 +9,7 @@ const environmentSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   TIRTA_DATA_DIR: z.string().min(1).default('data'),
+  TIRTA_SIM_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
   TIRTA_SITE_CONFIG: z.string().min(1).default('config/demo-town.yaml'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -19,6 +20,7 @@ export interface RuntimeEnvironment {
   port: number;
   host: string;
   dataDir: string;
+  simPort: number;
   siteConfigFile: string;
   logLevel: string;
 }
@@ -36,6 +38,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
     port: parsed.PORT,
     host: parsed.HOST,
     dataDir: path.resolve(parsed.TIRTA_DATA_DIR),
+    simPort: parsed.TIRTA_SIM_PORT,
     siteConfigFile: parsed.TIRTA_SITE_CONFIG,
     logLevel: parsed.LOG_LEVEL,
   };

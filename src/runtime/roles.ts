@@ -2,14 +2,10 @@
 // them together. Each role takes its services from a Services object that reaches external
 // PostgreSQL and MQTT by URL, or starts the embedded defaults once.
 import type { Server } from 'node:http';
-import path from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
-import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
-import { OpcuaPlantServer } from '../../simulators/opcua/opcua-plant-server.js';
-import { HydraulicPlant } from '../../simulators/plant/hydraulic-plant.js';
 import { createApp } from '../api/app.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
 import type { SiteConfig } from '../contracts/site.js';
@@ -96,50 +92,6 @@ async function probeProtocolVersion(url: string): Promise<4 | 5> {
 function logMigrations(log: Logger, report: MigrationReport): void {
   if (report.applied.length > 0) log.info({ flavour: report.flavour, applied: report.applied }, 'migrations applied');
   else log.info({ flavour: report.flavour, alreadyApplied: report.alreadyApplied }, 'database schema up to date');
-}
-
-export interface SimulatorHandle {
-  plant: HydraulicPlant;
-  servers: ModbusPlantServer[];
-  opcuaServers: OpcuaPlantServer[];
-}
-
-export async function startSimulator(services: Services, options: { speed?: number; seed?: number } = {}): Promise<SimulatorHandle> {
-  const plant = await HydraulicPlant.open(services.site, options);
-  plant.start();
-  services.lifecycle.add('hydraulic model', async () => plant.stop());
-  services.log.info({ speed: options.speed ?? 1, network: 'demo-town' }, 'hydraulic model running');
-  const servers: ModbusPlantServer[] = [];
-  const opcuaServers: OpcuaPlantServer[] = [];
-  for (const device of services.site.devices) {
-    if (device.protocol === 'opcua') {
-      const server = new OpcuaPlantServer({
-        siteId: services.site.site.id,
-        device,
-        tags: services.site.tags,
-        source: plant,
-        pkiFolder: path.join(services.env.dataDir, 'pki', 'simulator'),
-        clock: () => new Date(plant.clock.now()),
-        onWriteError: (tagId, error) => services.log.warn({ err: error, device: device.id, tag: tagId }, 'OPC UA write refused by the plant'),
-      });
-      await server.start();
-      server.update(new Date(plant.clock.now()));
-      services.lifecycle.add(`simulated OPC UA server ${device.id}`, () => server.stop());
-      services.log.info({ device: device.id, endpoint: server.endpointUrl }, 'simulated OPC UA server listening');
-      opcuaServers.push(server);
-      continue;
-    }
-    const server = new ModbusPlantServer({ device, tags: services.site.tags, source: plant });
-    await server.start();
-    services.lifecycle.add(`simulated PLC ${device.id}`, () => server.stop());
-    services.log.info({ device: device.id, port: server.port }, 'simulated Modbus PLC listening');
-    servers.push(server);
-  }
-  // OPC UA variables are pushed to subscribers: refresh them as simulated time advances.
-  plant.clock.onTick(() => {
-    for (const server of opcuaServers) server.update(new Date(plant.clock.now()));
-  });
-  return { plant, servers, opcuaServers };
 }
 
 export async function startConnector(services: Services, connectorId = 'connector-1'): Promise<MqttPublisher> {

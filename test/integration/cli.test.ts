@@ -96,7 +96,13 @@ describe('tirta command', function () {
       const siteFile = path.join(dataDir, 'site.json');
       await writeFile(siteFile, JSON.stringify(await demoSiteOnFreePorts()));
       const port = await freePort();
-      const process = tirta(['all', '--site', siteFile], { DATABASE_URL: '', MQTT_URL: '', PORT: String(port), TIRTA_DATA_DIR: dataDir });
+      const process = tirta(['all', '--site', siteFile, '--scenario', 'config/scenarios/demo.yaml'], {
+        DATABASE_URL: '',
+        MQTT_URL: '',
+        PORT: String(port),
+        TIRTA_SIM_PORT: String(await freePort()),
+        TIRTA_DATA_DIR: dataDir,
+      });
       const baseUrl = `http://127.0.0.1:${port}`;
       await waitFor('the demo API to be healthy', async () => ((await fetch(`${baseUrl}/health`)).status === 200 ? true : undefined), 60_000, 250).catch((error: Error) => {
         throw new Error(`${error.message}\n${process.output()}`);

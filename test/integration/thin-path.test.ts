@@ -10,7 +10,8 @@ import type { RuntimeEnvironment } from '../../src/config/environment.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { silentLogger } from '../../src/log.js';
 import { Lifecycle } from '../../src/runtime/lifecycle.js';
-import { Services, startApi, startConnector, startEngine, startIngest, startSimulator, type SimulatorHandle } from '../../src/runtime/roles.js';
+import { Services, startApi, startConnector, startEngine, startIngest } from '../../src/runtime/roles.js';
+import { startSimulator, type SimulatorHandle } from '../../src/runtime/simulator.js';
 import { freshDatabase, testServices, waitFor, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -28,7 +29,7 @@ describe('thin path: simulator to API', function () {
     const { mqttUrl } = await testServices();
     site = await demoSiteOnFreePorts();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-thin-path-'));
-    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, siteConfigFile: '', logLevel: 'silent' };
+    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, siteConfigFile: '', logLevel: 'silent' };
     lifecycle = new Lifecycle(silentLogger);
     const services = new Services(env, site, silentLogger, lifecycle);
     simulator = await startSimulator(services);
