@@ -67,6 +67,14 @@ describe('simulated PLCs against third-party Modbus peers', function () {
     expect([coils.get(0), coils.get(1)]).to.deep.equal([modelValue('ps.pump1.run'), modelValue('ps.pump2.run')]);
   });
 
+  it('mbpoll reads word-swapped uint32 flows and discrete-input pump feedback', async () => {
+    // mbpoll's default 32-bit word order is the low word first: CDAB.
+    const flow = await mbpoll(port('plc-dma'), ['-t', '3:int', '-r', '10', '-c', '1']);
+    expect(flow.get(10)! * 0.001).to.be.closeTo(modelValue('dma-2.inlet.flow'), 0.001);
+    const feedback = await mbpoll(port('plc-pump-station'), ['-t', '1', '-r', '0', '-c', '2']);
+    expect([feedback.get(0), feedback.get(1)]).to.deep.equal([modelValue('ps.pump1.running'), modelValue('ps.pump2.running')]);
+  });
+
   it('pymodbus reads the same registers, including float64 and the tank level', async () => {
     const [float64] = await pymodbus(port('plc-dma'), 'read_input:20:4');
     const [level] = await pymodbus(port('plc-pump-station'), 'read_input:0:1');
