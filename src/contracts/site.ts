@@ -2,6 +2,7 @@
 // its PLCs and their tags. The simulator serves it, the connectors poll it, the service stores
 // and reasons over it. This schema is the single source of truth for its shape and meaning.
 import { z } from 'zod';
+import { connectorSettingsSchema } from './connector-settings.js';
 
 const identifier = z
   .string()
@@ -71,6 +72,33 @@ export const modbusDeviceSchema = z.strictObject({
   max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
   /** Unrequested registers a merged read may span to save a request. */
   max_gap_registers: z.number().int().min(0).max(124).default(10),
+  /**
+   * Settings of the physical link (the TCP connection or serial bus). Devices that share an
+   * endpoint share one link, one connection and one request queue, so they must agree on these.
+   */
+  link: z
+    .strictObject({
+      /** Requests in flight at once on the link; RTU buses and most gateways need 1. */
+      max_requests_in_flight: z.number().int().min(1).max(16).default(1),
+      /** Quiet time after each response before the next request, for slow gateways and RS-485 turnaround. */
+      pause_between_requests_ms: z.number().int().min(0).max(10_000).default(0),
+      serial: z
+        .strictObject({
+          baud_rate: z.number().int().min(300).max(921_600).default(19_200),
+          data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
+          stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+          parity: z.enum(['none', 'even', 'odd']).default('even'),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  /** A unit that fails is skipped for the rest of the cycle, then retried after a growing delay. */
+  backoff: z
+    .strictObject({
+      initial_ms: z.number().int().min(10).max(600_000).default(1000),
+      max_ms: z.number().int().min(10).max(3_600_000).default(60_000),
+    })
+    .prefault({}),
   poll_groups: z.array(pollGroupSchema).min(1),
 });
 export type ModbusDevice = z.infer<typeof modbusDeviceSchema>;
@@ -176,6 +204,7 @@ export const siteSchema = z.strictObject({
 export const siteConfigSchema = z
   .strictObject({
     site: siteSchema,
+    connector: connectorSettingsSchema.prefault({}),
     zones: z.array(zoneSchema).min(1),
     devices: z.array(deviceSchema).default([]),
     tags: z.array(tagSchema).default([]),
@@ -187,6 +216,29 @@ export const siteConfigSchema = z
     const zoneIds = new Set(config.zones.map((zone) => zone.id));
     const devicesById = new Map(config.devices.map((device) => [device.id, device]));
     config.devices.forEach((device, index) => reportDuplicates(device.poll_groups, `devices.${index}.poll_groups`, ctx));
+    // Devices behind one endpoint share the link: one connection, one queue, one set of link settings.
+    const linkOwners = new Map<string, { index: number; link: string; unit: number }>();
+    config.devices.forEach((device, index) => {
+      if (device.protocol !== 'modbus') return;
+      const link = JSON.stringify(device.link);
+      const owner = linkOwners.get(device.endpoint);
+      if (owner === undefined) {
+        linkOwners.set(device.endpoint, { index, link, unit: device.unit_id });
+        return;
+      }
+      if (owner.link !== link) {
+        ctx.addIssue({ code: 'custom', path: ['devices', index, 'link'], message: `shares ${device.endpoint} with devices[${owner.index}] but its link settings differ` });
+      }
+    });
+    const unitsByEndpoint = new Map<string, Map<number, number>>();
+    config.devices.forEach((device, index) => {
+      if (device.protocol !== 'modbus') return;
+      const units = unitsByEndpoint.get(device.endpoint) ?? new Map<number, number>();
+      unitsByEndpoint.set(device.endpoint, units);
+      const first = units.get(device.unit_id);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', index, 'unit_id'], message: `unit ${device.unit_id} at ${device.endpoint} is already devices[${first}]` });
+      else units.set(device.unit_id, index);
+    });
     config.tags.forEach((tag, index) => {
       const at = (field: string) => ['tags', index, field];
       if (tag.zone !== undefined && !zoneIds.has(tag.zone)) {

@@ -94,7 +94,7 @@ function logMigrations(log: Logger, report: MigrationReport): void {
   else log.info({ flavour: report.flavour, alreadyApplied: report.alreadyApplied }, 'database schema up to date');
 }
 
-export async function startConnector(services: Services, connectorId = 'connector-1'): Promise<MqttPublisher> {
+export async function startConnector(services: Services, connectorId = services.site.connector.id): Promise<MqttPublisher> {
   const url = await services.broker();
   const publisher = new MqttPublisher({ url, site: services.site.site.id, connectorId, log: services.log.child({ component: 'connector' }) });
   const { connectors, unsupported } = createConnectors(services.site, publisher, services.log.child({ component: 'connector' }));
