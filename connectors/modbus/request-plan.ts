@@ -17,12 +17,21 @@ export interface ReadRequest {
   tags: PlannedTag[];
 }
 
+/** Protocol addresses [start, end) of one table; an empty range [b, b) is the boundary between b - 1 and b. */
+export interface AddressRange {
+  table: ModbusTable;
+  start: number;
+  end: number;
+}
+
 export interface PlanLimits {
   maxRegisters: number;
   maxBits: number;
   maxGapRegisters: number;
   /** 1 when the config counts registers from 1. */
   addressing: 0 | 1;
+  /** Ranges a merged read must not span: learned from reads the device refused. */
+  avoid?: readonly AddressRange[];
 }
 
 const isBitTable = (table: ModbusTable) => table === 'coil' || table === 'discrete_input';
@@ -46,7 +55,8 @@ export function planRequests(tags: ReadonlyArray<Tag>, limits: PlanLimits): Read
         const currentEnd = current.start + current.count;
         const gap = entry.start - currentEnd;
         const mergedCount = Math.max(currentEnd, end) - current.start;
-        if (gap <= maxGap && mergedCount <= limit) {
+        const crossesAvoided = (limits.avoid ?? []).some((range) => range.table === table && range.start < current!.start + mergedCount && current!.start < range.end);
+        if (gap <= maxGap && mergedCount <= limit && !crossesAvoided) {
           current.count = mergedCount;
           current.tags.push({ tag: entry.tag, offset: entry.start - current.start, count: entry.count });
           continue;
@@ -57,4 +67,28 @@ export function planRequests(tags: ReadonlyArray<Tag>, limits: PlanLimits): Read
     }
   }
   return requests;
+}
+
+/**
+ * After a read was answered with exception 02 or 03 (some address in its span does not exist on
+ * the device): the ranges later reads must not span, and the reads that replace it now. A read
+ * with gaps gives up its gaps; a read without gaps is split in halves; a read of one tag gives
+ * up nothing more: that tag's own address is invalid, and `replacement` is empty.
+ */
+export function planAfterException(request: ReadRequest, limits: PlanLimits): { replacement: ReadRequest[]; avoid: AddressRange[] } {
+  const tags = request.tags.map((planned) => planned.tag);
+  if (tags.length === 1) return { replacement: [], avoid: [] };
+  const avoid: AddressRange[] = [];
+  const covered = request.tags.map((planned) => [request.start + planned.offset, request.start + planned.offset + planned.count] as const).sort((a, b) => a[0] - b[0]);
+  let reached = request.start;
+  for (const [start, end] of covered) {
+    if (start > reached) avoid.push({ table: request.table, start: reached, end: start });
+    reached = Math.max(reached, end);
+  }
+  if (avoid.length === 0) {
+    // No gap to blame: keep the two halves apart (an empty range: no read may contain both second - 1 and second).
+    const second = covered[Math.ceil(covered.length / 2)]![0];
+    avoid.push({ table: request.table, start: second, end: second });
+  }
+  return { replacement: planRequests(tags, { ...limits, avoid: [...(limits.avoid ?? []), ...avoid] }), avoid };
 }

@@ -72,6 +72,8 @@ export const modbusDeviceSchema = z.strictObject({
   max_bits_per_read: z.number().int().min(1).max(2000).default(2000),
   /** Unrequested registers a merged read may span to save a request. */
   max_gap_registers: z.number().int().min(0).max(124).default(10),
+  /** Function codes for commands: single (5 for a coil, 6 for one register) or multiple (15, 16), for devices that only take the latter. */
+  write_function: z.enum(['single', 'multiple']).default('single'),
   /**
    * Settings of the physical link (the TCP connection or serial bus). Devices that share an
    * endpoint share one link, one connection and one request queue, so they must agree on these.

@@ -4,6 +4,8 @@
 import type { Server } from 'node:http';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import type { Connector } from '../../connectors/connector.js';
+import { ConnectorMetrics } from '../../connectors/metrics.js';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
 import { createApp } from '../api/app.js';
@@ -65,6 +67,11 @@ export class Services {
     return this.mqttUrl;
   }
 
+  /** Connector health, for /metrics. */
+  readonly connectorMetrics = new ConnectorMetrics();
+  /** The running connectors, once the connector role has started. */
+  connectors: Connector[] = [];
+
   /** The newest MQTT version the broker accepts: 5 (shared subscriptions) or 3.1.1 (the embedded broker). */
   brokerProtocolVersion(): Promise<4 | 5> {
     this.protocolVersion ??= this.broker().then((url) => probeProtocolVersion(url));
@@ -97,15 +104,23 @@ function logMigrations(log: Logger, report: MigrationReport): void {
 export async function startConnector(services: Services, connectorId = services.site.connector.id): Promise<MqttPublisher> {
   const url = await services.broker();
   const publisher = new MqttPublisher({ url, site: services.site.site.id, connectorId, log: services.log.child({ component: 'connector' }) });
-  const { connectors, unsupported } = createConnectors(services.site, publisher, services.log.child({ component: 'connector' }));
+  const { connectors, unsupported } = createConnectors({
+    site: services.site,
+    sink: publisher,
+    log: services.log.child({ component: 'connector' }),
+    metrics: services.connectorMetrics,
+    clock: Date.now,
+    dataDir: services.env.dataDir,
+  });
   for (const device of unsupported) services.log.warn({ device: device.id, protocol: device.protocol }, 'no connector for this protocol in this build; device not polled');
   // Registered before the connectors so that, stopping in reverse, polling ends before the publisher closes.
   services.lifecycle.add('connector publisher', () => publisher.close());
   for (const connector of connectors) {
     connector.start();
-    services.lifecycle.add(`connector ${connector.device}`, () => connector.stop());
+    services.lifecycle.add(`connector ${connector.name}`, () => connector.stop());
   }
-  services.log.info({ devices: connectors.map((connector) => connector.device), broker: redactUrl(url) }, 'connector polling');
+  services.log.info({ links: connectors.map((connector) => connector.name), broker: redactUrl(url) }, 'connector polling');
+  services.connectors = connectors;
   return publisher;
 }
 

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import express from 'express';
 import type { Server } from 'node:http';
 import { parseScenario, type Scenario } from '../contracts/scenario.js';
+import type { ModbusDevice } from '../contracts/site.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
@@ -81,13 +82,30 @@ export async function startSimulator(services: Services, options: SimulatorOptio
       // A PLC coming back online is a new server on the same port.
       links.set(device.id, { stop: () => server.stop(), start: () => open(server.port) });
       lifecycle.add(`simulated OPC UA server ${device.id}`, () => server.stop());
-      continue;
     }
-    const server = new ModbusPlantServer({ device, tags: site.tags, source: plant });
+  }
+  // Devices sharing an endpoint are units behind one gateway: one server answers for all of them.
+  const modbusByEndpoint = new Map<string, ModbusDevice[]>();
+  for (const device of site.devices) {
+    if (device.protocol === 'modbus') modbusByEndpoint.set(device.endpoint, [...(modbusByEndpoint.get(device.endpoint) ?? []), device]);
+  }
+  for (const devices of modbusByEndpoint.values()) {
+    const server = new ModbusPlantServer({ devices, tags: site.tags, source: plant });
     await server.start();
-    links.set(device.id, { stop: () => server.stop(), start: () => server.start() });
-    lifecycle.add(`simulated PLC ${device.id}`, () => server.stop());
-    log.info({ device: device.id, port: server.port }, 'simulated Modbus PLC listening');
+    for (const device of devices) {
+      // A lone PLC going offline stops answering its port; a unit behind a gateway answers 0B.
+      links.set(
+        device.id,
+        devices.length === 1
+          ? { stop: () => server.stop(), start: () => server.start() }
+          : {
+              stop: async () => void (server.unit(device.id).offline = true),
+              start: async () => void (server.unit(device.id).offline = false),
+            },
+      );
+    }
+    lifecycle.add(`simulated PLC ${devices[0]!.endpoint}`, () => server.stop());
+    log.info({ devices: server.deviceIds, port: server.port }, 'simulated Modbus PLC listening');
     servers.push(server);
   }
   // OPC UA variables are pushed to subscribers: refresh them as simulated time advances.

@@ -1,5 +1,5 @@
 // The project's benchmarks. Each measures on this machine and returns named figures.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { ModbusClient } from '../../connectors/modbus/modbus-client.js';
 import { benchSimulateDay } from '../../simulators/hydraulics/bench.js';
@@ -7,6 +7,7 @@ import { siteConfigSchema } from '../../src/contracts/site.js';
 import { freePort } from '../../src/runtime/embedded-services.js';
 import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
 import { SyntheticPlant } from '../../simulators/plant/synthetic-plant.js';
+import { startPymodbusServer } from '../support/pymodbus-server.js';
 
 export interface Figure {
   name: string;
@@ -63,26 +64,6 @@ async function mbpollRate(port: number): Promise<number> {
   return polls / BENCH_SECONDS;
 }
 
-async function startPymodbusServer(port: number): Promise<ChildProcess> {
-  const server = spawn('/usr/bin/python3', ['test/support/pymodbus_peer.py', 'server', '127.0.0.1', String(port), '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    server.stdout!.on('data', () => resolve());
-    server.once('exit', (code) => reject(new Error(`pymodbus server exited with ${code}`)));
-  });
-  // The script prints before binding: wait until the port answers.
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const client = new ModbusClient();
-    const open = await client.connectTCP('127.0.0.1', { port }).then(() => true, () => false);
-    if (open) {
-      await new Promise<void>((resolve) => client.close(() => resolve()));
-      return server;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  server.kill();
-  throw new Error('pymodbus server did not open its port');
-}
-
 async function modbusServeRate(): Promise<BenchmarkResult> {
   const tirtaPort = await freePort();
   const tags = Array.from({ length: 125 }, (_, index) => ({
@@ -96,10 +77,10 @@ async function modbusServeRate(): Promise<BenchmarkResult> {
   });
   const device = site.devices[0]!;
   if (device.protocol !== 'modbus') throw new Error('bench device must be Modbus');
-  const tirta = new ModbusPlantServer({ device, tags: site.tags, source: new SyntheticPlant(site) });
+  const tirta = new ModbusPlantServer({ devices: [device], tags: site.tags, source: new SyntheticPlant(site) });
   await tirta.start();
   const pymodbusPort = await freePort();
-  const pymodbus = await startPymodbusServer(pymodbusPort);
+  const pymodbus = await startPymodbusServer(pymodbusPort, 200);
   try {
     const figures: Figure[] = [
       { name: 'Tirta simulator, closed loop', value: await closedLoopRate(tirtaPort), unit: 'req/s', note: '125 input registers per read, one request in flight (modbus-serial client)' },
@@ -109,7 +90,7 @@ async function modbusServeRate(): Promise<BenchmarkResult> {
     ];
     return { name: 'modbus-simulator', figures };
   } finally {
-    pymodbus.kill();
+    await pymodbus.stop();
     await tirta.stop();
   }
 }

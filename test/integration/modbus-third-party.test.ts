@@ -34,7 +34,7 @@ describe('simulated PLCs against third-party Modbus peers', function () {
     // Not started: the model holds its first solved state, so every peer sees the same values.
     plant = await HydraulicPlant.open(site, { seed: 7 });
     for (const device of site.devices) {
-      const server = new ModbusPlantServer({ device: device as ModbusDevice, tags: site.tags, source: plant });
+      const server = new ModbusPlantServer({ devices: [device as ModbusDevice], tags: site.tags, source: plant });
       await server.start();
       servers.set(device.id, server);
     }

@@ -106,7 +106,7 @@ describe('simulator role', function () {
   });
 
   it('takes a PLC offline and brings it back on the same port', async () => {
-    const dma = simulator.servers.find((server) => server.deviceId === 'plc-dma')!;
+    const dma = simulator.servers.find((server) => server.deviceIds.includes('plc-dma'))!;
     const port = dma.port;
     const read = async () => {
       const client = new ModbusClient();

@@ -80,7 +80,7 @@ describe('thin path: simulator to API', function () {
     const devices = async () => ((await (await fetch(`${baseUrl}/api/v1/devices`)).json()) as Devices).devices.filter((device) => device.device !== 'scada-trunk');
     await waitFor('both links online', async () => ((await devices()).every((device) => device.state === 'online') ? true : undefined));
     expect((await devices()).map((device) => device.device).sort()).to.deep.equal(['plc-dma', 'plc-pump-station']);
-    await simulator.servers.find((server) => server.deviceId === 'plc-dma')!.stop();
+    await simulator.servers.find((server) => server.deviceIds.includes('plc-dma'))!.stop();
     const offline = await waitFor('plc-dma offline', async () => (await devices()).find((device) => device.device === 'plc-dma' && device.state === 'offline'));
     expect(offline.reason).to.be.a('string').and.not.equal('');
     expect((await devices()).find((device) => device.device === 'plc-pump-station')?.state).to.equal('online');

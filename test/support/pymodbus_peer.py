@@ -3,7 +3,9 @@
   pymodbus_peer.py client HOST PORT UNIT OPERATION...   one JSON line per operation:
       read_holding ADDRESS COUNT | read_input ADDRESS COUNT | read_coils ADDRESS COUNT
       write_register ADDRESS VALUE | write_registers ADDRESS V1,V2,... | write_coil ADDRESS 0|1
-  pymodbus_peer.py server HOST PORT REGISTERS   serves REGISTERS holding and input registers
+  pymodbus_peer.py server HOST PORT REGISTERS [--rtu] [--units 1,2] [--serial DEVICE]
+      serves REGISTERS holding and input registers (register n holds n), 16 coils, per unit;
+      --rtu frames requests as RTU over TCP; --serial serves RTU on a serial device instead of TCP
 """
 import json
 import sys
@@ -43,14 +45,31 @@ def client(host, port, unit, operations):
         connection.close()
 
 
-def server(host, port, registers):
+def server(host, port, registers, options):
     from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
-    from pymodbus.server import StartTcpServer
+    from pymodbus.framer.rtu_framer import ModbusRtuFramer
+    from pymodbus.framer.socket_framer import ModbusSocketFramer
+    from pymodbus.server import StartSerialServer, StartTcpServer
 
-    block = ModbusSequentialDataBlock(0, list(range(registers)))
-    store = ModbusSlaveContext(hr=block, ir=block, co=ModbusSequentialDataBlock(0, [0] * 16), di=ModbusSequentialDataBlock(0, [0] * 16))
+    units = [int(unit) for unit in option(options, "--units", "1").split(",")]
+
+    def store():
+        # pymodbus 3.0 blocks count from 1 for protocol address 0: a leading filler keeps register n = n.
+        block = ModbusSequentialDataBlock(0, [0] + list(range(registers)))
+        bits = ModbusSequentialDataBlock(0, [0] * 17)
+        return ModbusSlaveContext(hr=block, ir=block, co=bits, di=bits)
+
+    context = ModbusServerContext(slaves={unit: store() for unit in units}, single=False)
     print("listening", flush=True)
-    StartTcpServer(context=ModbusServerContext(slaves=store, single=True), address=(host, port))
+    serial = option(options, "--serial", None)
+    if serial is not None:
+        StartSerialServer(context=context, framer=ModbusRtuFramer, port=serial, baudrate=19200, parity="E", timeout=0.05)
+    else:
+        StartTcpServer(context=context, address=(host, port), framer=ModbusRtuFramer if "--rtu" in options else ModbusSocketFramer)
+
+
+def option(options, name, default):
+    return options[options.index(name) + 1] if name in options else default
 
 
 if __name__ == "__main__":
@@ -58,6 +77,6 @@ if __name__ == "__main__":
     if role == "client":
         client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
     elif role == "server":
-        server(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        server(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
     else:
         raise SystemExit(__doc__)

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { planRequests, type PlanLimits } from '../../connectors/modbus/request-plan.js';
+import { planAfterException, planRequests, type PlanLimits } from '../../connectors/modbus/request-plan.js';
 import { tagSchema, type Tag } from '../../src/contracts/site.js';
 
 const tag = (id: string, table: string, address: number, type = 'uint16'): Tag =>
@@ -29,5 +29,37 @@ describe('Modbus request planner', () => {
   it('records where each tag sits inside its read', () => {
     const [request] = planRequests([tag('a', 'holding_register', 10, 'float32'), tag('b', 'holding_register', 14)], limits);
     expect(request!.tags.map((planned) => [planned.tag.id, planned.offset, planned.count])).to.deep.equal([['a', 0, 2], ['b', 4, 1]]);
+  });
+
+  describe('after exception 02/03', () => {
+    const refused = (tags: Tag[]) => planRequests(tags, limits)[0]!;
+    const cases: Array<{ name: string; tags: Tag[]; replacement: string[]; avoid: string[] }> = [
+      {
+        name: 'a read with gaps gives up its gaps',
+        tags: [tag('a', 'holding_register', 0), tag('b', 'holding_register', 5), tag('c', 'holding_register', 6)],
+        replacement: ['holding_register:0+1', 'holding_register:5+2'],
+        avoid: ['holding_register:1-5'],
+      },
+      {
+        name: 'a read without gaps splits in halves',
+        tags: [0, 1, 2, 3].map((n) => tag(`t${n}`, 'input_register', n)),
+        replacement: ['input_register:0+2', 'input_register:2+2'],
+        avoid: ['input_register:2-2'],
+      },
+      { name: 'a read of one tag marks that tag invalid', tags: [tag('a', 'holding_register', 9)], replacement: [], avoid: [] },
+    ];
+    for (const testCase of cases) {
+      it(testCase.name, () => {
+        const { replacement, avoid } = planAfterException(refused(testCase.tags), limits);
+        expect(replacement.map((request) => `${request.table}:${request.start}+${request.count}`)).to.deep.equal(testCase.replacement);
+        expect(avoid.map((range) => `${range.table}:${range.start}-${range.end}`)).to.deep.equal(testCase.avoid);
+      });
+    }
+
+    it('never merges across an avoided range again', () => {
+      const tags = [tag('a', 'holding_register', 0), tag('b', 'holding_register', 5)];
+      expect(shape(tags, { avoid: [{ table: 'holding_register', start: 1, end: 5 }] })).to.deep.equal(['holding_register:0+1', 'holding_register:5+1']);
+      expect(shape(tags, { avoid: [{ table: 'input_register', start: 1, end: 5 }] })).to.deep.equal(['holding_register:0+6']);
+    });
   });
 });
