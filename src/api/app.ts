@@ -6,6 +6,7 @@ import type { SiteConfig } from '../contracts/site.js';
 import type { Logger } from '../log.js';
 import { complaintRoutes } from './routes/complaints.js';
 import { healthRoutes, type HealthProbe } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { NotFoundError, RequestValidationError } from './validation.js';
 
@@ -15,6 +16,8 @@ export interface ApiDependencies {
   log: Logger;
   brokerConnected: () => boolean;
   clock?: () => number;
+  /** Prometheus text of the process's metrics (connector health), served at /metrics. */
+  metrics?: () => Promise<string>;
 }
 
 export function createApp(deps: ApiDependencies): express.Express {
@@ -24,6 +27,7 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use(express.json({ limit: '1mb' }));
   const probe: HealthProbe = { pool: deps.pool, brokerConnected: deps.brokerConnected };
   app.use(healthRoutes(probe));
+  if (deps.metrics !== undefined) app.use(metricsRoute(deps.metrics));
   app.use('/api/v1', telemetryRoutes(deps));
   app.use('/api/v1', complaintRoutes(deps));
   app.use((request: Request, response: Response) => {

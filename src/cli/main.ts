@@ -6,7 +6,7 @@ import { readEnvironment } from '../config/environment.js';
 import { ConfigError, TirtaError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
-import { Services, startApi, startConnector, startEngine, startIngest } from '../runtime/roles.js';
+import { Services, startApi, startConnector, startEngine, startIngest, startMetricsServer } from '../runtime/roles.js';
 import { startSimulator, startSimulatorHttp } from '../runtime/simulator.js';
 
 export const EXIT_OK = 0;
@@ -40,6 +40,7 @@ const ENVIRONMENT_HELP = `Environment:
   TIRTA_DATA_DIR     where embedded services and buffers keep data (default ./data)
   TIRTA_SITE_CONFIG  the site config file when --site is not given (default config/demo-town.yaml)
   TIRTA_SIM_PORT     HTTP port of the simulator's live scenarios (default 8081)
+  TIRTA_METRICS_PORT HTTP port of the connector role's /metrics (default 9464; in 'all' the API serves /metrics)
   LOG_LEVEL          fatal, error, warn, info (default), debug, trace or silent`;
 
 const commands: Record<string, Command> = {
@@ -76,6 +77,7 @@ const commands: Record<string, Command> = {
     longRunning: true,
     async run(services) {
       await startConnector(services);
+      await startMetricsServer(services, services.env.metricsPort);
     },
   },
   ingest: {

@@ -10,6 +10,7 @@ const environmentSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   TIRTA_DATA_DIR: z.string().min(1).default('data'),
   TIRTA_SIM_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
+  TIRTA_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   TIRTA_SITE_CONFIG: z.string().min(1).default('config/demo-town.yaml'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -21,6 +22,7 @@ export interface RuntimeEnvironment {
   host: string;
   dataDir: string;
   simPort: number;
+  metricsPort: number;
   siteConfigFile: string;
   logLevel: string;
 }
@@ -39,6 +41,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
     host: parsed.HOST,
     dataDir: path.resolve(parsed.TIRTA_DATA_DIR),
     simPort: parsed.TIRTA_SIM_PORT,
+    metricsPort: parsed.TIRTA_METRICS_PORT,
     siteConfigFile: parsed.TIRTA_SITE_CONFIG,
     logLevel: parsed.LOG_LEVEL,
   };

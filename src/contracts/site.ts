@@ -105,14 +105,52 @@ export const modbusDeviceSchema = z.strictObject({
 });
 export type ModbusDevice = z.infer<typeof modbusDeviceSchema>;
 
-export const opcuaDeviceSchema = z.strictObject({
-  id: identifier,
-  protocol: z.literal('opcua'),
-  endpoint: z.string().regex(/^opc\.tcp:\/\/[^/]+(\/.*)?$/, 'must be opc.tcp://HOST:PORT[/PATH]'),
-  security_mode: z.enum(['None', 'SignAndEncrypt']).default('None'),
-  timeout_ms: z.number().int().min(10).max(60_000).default(5000),
-  poll_groups: z.array(pollGroupSchema).min(1),
-});
+export const opcuaDeviceSchema = z
+  .strictObject({
+    id: identifier,
+    protocol: z.literal('opcua'),
+    endpoint: z.string().regex(/^opc\.tcp:\/\/[^/]+(\/.*)?$/, 'must be opc.tcp://HOST:PORT[/PATH]'),
+    /** subscription: the server samples and reports changes (deadband applied there); polling: the connector reads each poll group on its interval. */
+    mode: z.enum(['subscription', 'polling']).default('subscription'),
+    security_mode: z.enum(['None', 'SignAndEncrypt']).default('None'),
+    /** Must match security_mode: None with None, Basic256Sha256 with SignAndEncrypt. */
+    security_policy: z.enum(['None', 'Basic256Sha256']).default('None'),
+    /** Username login; the password is read from the environment variable named, never from this file. Anonymous when absent. */
+    user: z
+      .strictObject({
+        username: z.string().min(1),
+        password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable'),
+      })
+      .optional(),
+    timeout_ms: z.number().int().min(10).max(60_000).default(5000),
+    /** How often the server samples each tag, in subscription mode; when absent, the interval of the tag's poll group. */
+    sampling_interval_ms: z.number().int().min(0).max(86_400_000).optional(),
+    /** How often the server sends the changes it has collected, in subscription mode. */
+    publishing_interval_ms: z.number().int().min(10).max(3_600_000).default(1000),
+    /** Monitored items created per CreateMonitoredItems call (lowered further to the server's own limit). */
+    monitored_items_per_call: z.number().int().min(1).max(100_000).default(500),
+    /** Delay before reconnecting after a lost or refused connection: doubles per failure from initial_ms up to max_ms, with jitter. */
+    reconnect: z
+      .strictObject({
+        initial_ms: z.number().int().min(10).max(600_000).default(1000),
+        max_ms: z.number().int().min(10).max(3_600_000).default(60_000),
+      })
+      .prefault({}),
+    poll_groups: z.array(pollGroupSchema).min(1),
+  })
+  .superRefine((device, ctx) => {
+    const policyFor = { None: 'None', SignAndEncrypt: 'Basic256Sha256' } as const;
+    if (device.security_policy !== policyFor[device.security_mode]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['security_policy'],
+        message: `security_mode ${device.security_mode} needs security_policy ${policyFor[device.security_mode]} (got ${device.security_policy})`,
+      });
+    }
+    if (device.reconnect.max_ms < device.reconnect.initial_ms) {
+      ctx.addIssue({ code: 'custom', path: ['reconnect', 'max_ms'], message: 'reconnect.max_ms must be at least reconnect.initial_ms' });
+    }
+  });
 export type OpcuaDevice = z.infer<typeof opcuaDeviceSchema>;
 
 export const deviceSchema = z.discriminatedUnion('protocol', [modbusDeviceSchema, opcuaDeviceSchema]);

@@ -2,6 +2,7 @@
 // them together. Each role takes its services from a Services object that reaches external
 // PostgreSQL and MQTT by URL, or starts the embedded defaults once.
 import type { Server } from 'node:http';
+import express from 'express';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import type { Connector } from '../../connectors/connector.js';
@@ -9,6 +10,7 @@ import { ConnectorMetrics } from '../../connectors/metrics.js';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
 import { createApp } from '../api/app.js';
+import { metricsRoute } from '../api/routes/metrics.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
 import type { SiteConfig } from '../contracts/site.js';
 import { DeviceStatusTracker } from '../engine/device-status.js';
@@ -124,6 +126,21 @@ export async function startConnector(services: Services, connectorId = services.
   return publisher;
 }
 
+/** The connector role's own /metrics, when it runs without the API. */
+export async function startMetricsServer(services: Services, port: number): Promise<string> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(metricsRoute(() => services.connectorMetrics.render()));
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(port, services.env.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  services.lifecycle.add('metrics server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  const url = `http://${services.env.host}:${typeof address === 'object' && address !== null ? address.port : port}/metrics`;
+  services.log.info({ url }, `connector metrics at ${url}`);
+  return url;
+}
+
 export async function startIngest(services: Services): Promise<TelemetryIngest> {
   const [pool, url, tagIds, protocolVersion] = await Promise.all([services.database(), services.broker(), services.registeredTags(), services.brokerProtocolVersion()]);
   if (protocolVersion === 4) services.log.info('broker speaks MQTT 3.1.1 only: ingest uses a plain subscription (one ingest process per broker)');
@@ -155,7 +172,13 @@ export async function startApi(services: Services): Promise<{ server: Server; ur
   const brokerProbe = mqtt.connect(brokerUrl, { clientId: `tirta-api-${process.pid}`, reconnectPeriod: 1000 });
   brokerProbe.on('error', () => undefined);
   services.lifecycle.add('api broker connection', () => brokerProbe.endAsync(true));
-  const app = createApp({ pool, site: services.site, log: services.log.child({ component: 'api' }), brokerConnected: () => brokerProbe.connected });
+  const app = createApp({
+    pool,
+    site: services.site,
+    log: services.log.child({ component: 'api' }),
+    brokerConnected: () => brokerProbe.connected,
+    metrics: () => services.connectorMetrics.render(),
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(services.env.port, services.env.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });

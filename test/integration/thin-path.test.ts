@@ -29,7 +29,7 @@ describe('thin path: simulator to API', function () {
     const { mqttUrl } = await testServices();
     site = await demoSiteOnFreePorts();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-thin-path-'));
-    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, siteConfigFile: '', logLevel: 'silent' };
+    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, siteConfigFile: '', logLevel: 'silent' };
     lifecycle = new Lifecycle(silentLogger);
     const services = new Services(env, site, silentLogger, lifecycle);
     simulator = await startSimulator(services);
@@ -93,6 +93,19 @@ describe('thin path: simulator to API', function () {
       );
       return rows[0].bad > 0 ? true : undefined;
     });
+  });
+
+  it('exposes connector health per device and link in Prometheus format', async () => {
+    const response = await fetch(`${baseUrl}/metrics`);
+    expect(response.status).to.equal(200);
+    expect(response.headers.get('content-type')).to.contain('text/plain');
+    const text = await response.text();
+    const link = site.devices.find((device) => device.id === 'plc-pump-station')!.endpoint;
+    expect(text).to.match(new RegExp(`tirta_connector_requests_total\\{device="plc-pump-station",link="${link.replace(/[.:/]/g, '\\$&')}"\\} [1-9]`));
+    expect(text).to.match(/tirta_connector_round_trip_seconds_bucket\{le="0.005",device="plc-pump-station"/);
+    expect(text).to.match(/tirta_connector_requests_per_cycle\{device="plc-dma",poll_group="fast"\} [1-9]/);
+    expect(text).to.match(/tirta_connector_last_good_read_timestamp_seconds\{device="plc-pump-station"\} 1[0-9]{9}/);
+    expect(text).to.match(/tirta_connector_device_online\{device="plc-pump-station"\} 1/);
   });
 
   it('reports health with database and broker up', async () => {
