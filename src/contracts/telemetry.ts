@@ -8,6 +8,8 @@ export const topics = {
   telemetry: (site: string, device: string) => `${TOPIC_ROOT}/${site}/${device}/telemetry`,
   deviceState: (site: string, device: string) => `${TOPIC_ROOT}/${site}/${device}/state`,
   connectorState: (site: string, connector: string) => `${TOPIC_ROOT}/${site}/connectors/${connector}/state`,
+  command: (site: string, device: string) => `${TOPIC_ROOT}/${site}/${device}/command`,
+  commandResult: (site: string, device: string) => `${TOPIC_ROOT}/${site}/${device}/command/result`,
   /** Every device's telemetry of every site, for subscribers. */
   allTelemetry: `${TOPIC_ROOT}/+/+/telemetry`,
 } as const;
@@ -50,3 +52,20 @@ export const stateMessageSchema = z.strictObject({
   reason: z.string().optional(),
 });
 export type StateMessage = z.infer<typeof stateMessageSchema>;
+
+/** A command to a device: write `value` to the tag (pump start/stop, valve position, setpoint). */
+export const commandSchema = z.strictObject({
+  id: z.string().min(1).max(100),
+  tag: z.string().min(1).max(64),
+  value: z.number().finite(),
+});
+export type Command = z.infer<typeof commandSchema>;
+
+export const commandResultSchema = z.strictObject({
+  id: z.string().nullable(),
+  tag: z.string().nullable(),
+  ok: z.boolean(),
+  error: z.string().optional(),
+  ts_ms: epochMs,
+});
+export type CommandResult = z.infer<typeof commandResultSchema>;

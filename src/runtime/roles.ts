@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { CommandListener } from '../../connectors/commands.js';
 import type { Connector } from '../../connectors/connector.js';
 import { ConnectorMetrics } from '../../connectors/metrics.js';
 import { createConnectors } from '../../connectors/registry.js';
@@ -123,6 +124,9 @@ export async function startConnector(services: Services, connectorId = services.
   }
   services.log.info({ links: connectors.map((connector) => connector.name), broker: redactUrl(url) }, 'connector polling');
   services.connectors = connectors;
+  const commands = new CommandListener({ url, site: services.site.site.id, connectorId, connectors, log: services.log.child({ component: 'commands' }) });
+  await commands.start();
+  services.lifecycle.add('command listener', () => commands.stop());
   return publisher;
 }
 

@@ -4,6 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import mqtt from 'mqtt';
+import { topics } from '../../src/contracts/telemetry.js';
 import pg from 'pg';
 import { createApp } from '../../src/api/app.js';
 import type { RuntimeEnvironment } from '../../src/config/environment.js';
@@ -12,7 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import { Lifecycle } from '../../src/runtime/lifecycle.js';
 import { Services, startApi, startConnector, startEngine, startIngest } from '../../src/runtime/roles.js';
 import { startSimulator, type SimulatorHandle } from '../../src/runtime/simulator.js';
-import { freshDatabase, testServices, waitFor, type FreshDatabase } from '../support/services.js';
+import { freshDatabase, testServices, uniqueId, waitFor, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
 describe('thin path: simulator to API', function () {
@@ -72,6 +74,26 @@ describe('thin path: simulator to API', function () {
     );
     expect(rows[0].samples).to.be.greaterThan(0);
     expect(rows[0].good).to.equal(rows[0].samples);
+  });
+
+  it('carries out a command sent over MQTT and answers with its result', async () => {
+    const { mqttUrl } = await testServices();
+    const client = await mqtt.connectAsync(mqttUrl, { clientId: uniqueId('operator') });
+    try {
+      const results: Array<{ id: string | null; ok: boolean; error?: string }> = [];
+      client.on('message', (_topic, payload) => results.push(JSON.parse(payload.toString())));
+      await client.subscribeAsync(topics.commandResult(site.site.id, 'plc-dma'), { qos: 1 });
+      await client.publishAsync(topics.command(site.site.id, 'plc-dma'), JSON.stringify({ id: 'cmd-1', tag: 'dma-3.prv.setpoint', value: 30 }), { qos: 1 });
+      await client.publishAsync(topics.command(site.site.id, 'plc-dma'), JSON.stringify({ id: 'cmd-2', tag: 'dma-1.pressure.1', value: 1 }), { qos: 1 });
+      await client.publishAsync(topics.command(site.site.id, 'plc-dma'), JSON.stringify({ id: 'cmd-3', tag: 'dma-3.prv.setpoint', value: 'open' }), { qos: 1 });
+      await waitFor('three results', async () => (results.length >= 3 ? true : undefined));
+      expect(results.find((result) => result.id === 'cmd-1')).to.include({ ok: true });
+      expect(simulator.plant.read('dma-3.prv.setpoint').value).to.be.closeTo(30, 1e-9);
+      expect(results.find((result) => result.id === 'cmd-2')).to.include({ ok: false });
+      expect(results.find((result) => result.id === 'cmd-3')!.error).to.contain('value');
+    } finally {
+      await client.endAsync();
+    }
   });
 
   it('shows every PLC link online, then offline when its PLC stops answering', async () => {
