@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class ConnectorMetrics {
   readonly registry: Registry;
   private readonly requests: Counter<'device' | 'link'>;
+  private readonly notifications: Counter<'device' | 'link'>;
   private readonly errors: Counter<'device' | 'link' | 'kind'>;
   private readonly roundTrip: Histogram<'device' | 'link'>;
   private readonly lastGood: Gauge<'device'>;
@@ -19,6 +20,7 @@ export class ConnectorMetrics {
     this.registry = registry;
     const registers = [registry];
     this.requests = new Counter({ name: 'tirta_connector_requests_total', help: 'Requests sent to a device (reads, writes, OPC UA service calls).', labelNames: ['device', 'link'], registers });
+    this.notifications = new Counter({ name: 'tirta_connector_notifications_total', help: 'Data-change notifications received from a subscription (OPC UA).', labelNames: ['device', 'link'], registers });
     this.errors = new Counter({ name: 'tirta_connector_request_errors_total', help: 'Failed requests, by kind: timeout, exception, connection, other.', labelNames: ['device', 'link', 'kind'], registers });
     this.roundTrip = new Histogram({
       name: 'tirta_connector_round_trip_seconds',
@@ -38,6 +40,12 @@ export class ConnectorMetrics {
   requestSucceeded(device: string, link: string, roundTripMs: number, atMs: number): void {
     this.requests.inc({ device, link });
     this.roundTrip.observe({ device, link }, roundTripMs / 1000);
+    this.lastGood.set({ device }, atMs / 1000);
+  }
+
+  /** A subscription delivered values: no request, so no round trip, but the device is answering. */
+  notificationReceived(device: string, link: string, atMs: number): void {
+    this.notifications.inc({ device, link });
     this.lastGood.set({ device }, atMs / 1000);
   }
 

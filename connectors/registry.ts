@@ -3,9 +3,11 @@
 import type { Device } from '../src/contracts/site.js';
 import type { Connector, ConnectorContext, ConnectorFactory } from './connector.js';
 import { createModbusConnectors } from './modbus/modbus-connector.js';
+import { createOpcuaConnectors } from './opcua/opcua-connector.js';
 
 export const connectorRegistry: Partial<Record<Device['protocol'], ConnectorFactory>> = {
   modbus: createModbusConnectors,
+  opcua: createOpcuaConnectors,
 };
 
 /** The connectors for every device of the site; devices whose protocol has no connector are returned, not skipped silently. */

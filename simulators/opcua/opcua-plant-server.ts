@@ -241,6 +241,11 @@ export class OpcuaPlantServer {
     return this.boundPort;
   }
 
+  /** Sessions the server holds now (0 when stopped), so tests can catch a client leaking sessions. */
+  get sessionCount(): number {
+    return this.server?.engine?.currentSessionCount ?? 0;
+  }
+
   /** The endpoint URL clients connect to, with the port actually bound. */
   get endpointUrl(): string {
     const endpoint = new URL(this.options.device.endpoint);
