@@ -2,6 +2,7 @@
 // them together. Each role takes its services from a Services object that reaches external
 // PostgreSQL and MQTT by URL, or starts the embedded defaults once.
 import type { Server } from 'node:http';
+import path from 'node:path';
 import express from 'express';
 import mqtt from 'mqtt';
 import pg from 'pg';
@@ -106,7 +107,15 @@ function logMigrations(log: Logger, report: MigrationReport): void {
 
 export async function startConnector(services: Services, connectorId = services.site.connector.id): Promise<MqttPublisher> {
   const url = await services.broker();
-  const publisher = new MqttPublisher({ url, site: services.site.site.id, connectorId, log: services.log.child({ component: 'connector' }) });
+  const publisher = new MqttPublisher({
+    url,
+    site: services.site,
+    connectorId,
+    log: services.log.child({ component: 'connector' }),
+    metrics: services.connectorMetrics,
+    bufferDir: path.join(services.env.dataDir, 'buffer', services.site.site.id, connectorId),
+    settings: services.site.connector,
+  });
   const { connectors, unsupported } = createConnectors({
     site: services.site,
     sink: publisher,
