@@ -71,6 +71,10 @@ export class ModbusLinkConnector implements Connector {
       return unit;
     });
     for (const unit of this.units) for (const group of unit.groups) this.reportPlan(unit, group);
+    // Telemetry values are numbers: text registers can be written to and decoded, not published.
+    for (const { tag } of this.tagsById.values()) {
+      if (tag.modbus.type === 'string') context.log.warn({ device: tag.device, tag: tag.id }, 'string tags are not polled: telemetry carries numbers only');
+    }
   }
 
   /** Reads one cycle of each poll group needs now, by device and group. */
