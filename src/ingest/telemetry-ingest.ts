@@ -6,7 +6,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { IPublishPacket, Packet } from 'mqtt';
 import type pg from 'pg';
-import { qualityCode, telemetryBatchSchema, TOPIC_ROOT } from '../contracts/telemetry.js';
+import { qualityCode, telemetryBatchSchema, topics } from '../contracts/telemetry.js';
 import type { Logger } from '../log.js';
 import type { TagIds } from '../storage/site-registry.js';
 import { insertTelemetry, type TelemetryRow } from '../storage/telemetry-store.js';
@@ -17,9 +17,10 @@ export interface IngestOptions {
   /** Tag ids by site, then by tag key. */
   tagIds: ReadonlyMap<string, TagIds>;
   log: Logger;
-  clientId: string;
   /** With MQTT 5, ingest workers sharing this group split the stream; MQTT 3.1.1 brokers get a plain subscription. */
   sharedGroup?: string;
+  /** Must be unique per worker and stable across its restarts: the broker keeps its session (and its share of the stream) under this id. */
+  clientId: string;
   protocolVersion?: 4 | 5;
   maxBatchRows?: number;
   flushIntervalMs?: number;
@@ -65,8 +66,13 @@ export class TelemetryIngest {
     this.maxPendingMessages = options.maxPendingMessages ?? 1000;
   }
 
-  get subscription(): string {
-    const topic = `${TOPIC_ROOT}/+/+/telemetry`;
+  /** The telemetry of the sites this ingest has registered, shared with the other workers of its group. */
+  get subscription(): string[] {
+    return [...this.options.tagIds.keys()].map((site) => this.subscriptionFor(site));
+  }
+
+  private subscriptionFor(site: string): string {
+    const topic = topics.telemetry(site, '+');
     return this.options.protocolVersion === 5 && this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${topic}` : topic;
   }
 

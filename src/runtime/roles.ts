@@ -162,9 +162,10 @@ export async function startIngest(services: Services): Promise<TelemetryIngest> 
     pool,
     tagIds: new Map([[services.site.site.id, tagIds]]),
     log: services.log.child({ component: 'ingest' }),
-    clientId: `tirta-ingest-${services.site.site.id}`,
+    clientId: `tirta-ingest-${services.site.site.id}-${services.env.instanceId}`,
     protocolVersion,
-    sharedGroup: 'tirta-ingest',
+    // One group per site: the workers of a site split its stream, and no other site's workers take a share.
+    sharedGroup: `tirta-ingest-${services.site.site.id}`,
   });
   await ingest.start();
   services.lifecycle.add('ingest', () => ingest.stop());

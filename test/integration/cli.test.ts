@@ -113,7 +113,7 @@ describe('tirta command', function () {
         const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=ps.outlet.pressure&from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 1000).toISOString()}`);
         const body = (await response.json()) as { points: Array<{ value: number; quality: string }> };
         return body.points.length > 0 ? body.points : undefined;
-      });
+      }, 45_000);
       expect(points[0]!.quality).to.equal('good');
       const stoppedAt = Date.now();
       process.kill('SIGTERM');

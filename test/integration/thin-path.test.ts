@@ -18,7 +18,7 @@ import { freshDatabase, testServices, uniqueId, waitFor, type FreshDatabase } fr
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
 describe('thin path: simulator to API', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let db: FreshDatabase;
   let lifecycle: Lifecycle;
   let simulator: SimulatorHandle;
@@ -31,7 +31,7 @@ describe('thin path: simulator to API', function () {
     const { mqttUrl } = await testServices();
     site = await demoSiteOnFreePorts();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-thin-path-'));
-    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, siteConfigFile: '', logLevel: 'silent' };
+    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, instanceId: 'test', siteConfigFile: '', logLevel: 'silent' };
     lifecycle = new Lifecycle(silentLogger);
     const services = new Services(env, site, silentLogger, lifecycle);
     simulator = await startSimulator(services);
@@ -60,9 +60,9 @@ describe('thin path: simulator to API', function () {
     simulator.plant.pin('dma-1.pressure.1', 12.34);
     simulator.plant.pin('ps.outlet.flow', 456.5);
     simulator.plant.pin('dma-3.inlet.flow', 321.125);
-    await waitFor('pinned pressure in the database', async () => ((await latestValue('dma-1.pressure.1')) === 12.34 ? true : undefined));
-    await waitFor('pinned flow (float32 CDAB)', async () => ((await latestValue('ps.outlet.flow')) === 456.5 ? true : undefined));
-    await waitFor('pinned flow (float64)', async () => ((await latestValue('dma-3.inlet.flow')) === 321.125 ? true : undefined));
+    await waitFor('pinned pressure in the database', async () => ((await latestValue('dma-1.pressure.1')) === 12.34 ? true : undefined), 45_000);
+    await waitFor('pinned flow (float32 CDAB)', async () => ((await latestValue('ps.outlet.flow')) === 456.5 ? true : undefined), 45_000);
+    await waitFor('pinned flow (float64)', async () => ((await latestValue('dma-3.inlet.flow')) === 321.125 ? true : undefined), 45_000);
     simulator.plant.pin('dma-1.pressure.1', 7.5);
     await waitFor('the changed pressure', async () => ((await latestValue('dma-1.pressure.1')) === 7.5 ? true : undefined));
   });
