@@ -12,7 +12,9 @@ import type { SiteConfig } from '../../src/contracts/site.js';
 import type { NetworkElements } from '../hydraulics/hydraulic-model.js';
 import type { SimTickListener } from '../hydraulics/sim-clock.js';
 import type { RecordSink } from './ground-truth.js';
-import { distanceM, offsetM, zoneIdAt, type LonLat } from './network-zones.js';
+import { distanceM, offsetM, zoneAt } from '../../src/contracts/geometry.js';
+import type { LatLon } from '../../src/contracts/site.js';
+import { mulberry32 } from '../random.js';
 import type { ActiveEventView } from './scenario-player.js';
 
 type Channel = ComplaintBody['channel'];
@@ -120,21 +122,11 @@ const TEXTS: Record<Category, readonly string[]> = {
   ],
 };
 
-/** mulberry32: small, fast and good enough for simulation draws; the same seed, the same stream. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../random.js';
 
 interface CustomerJunction {
   id: string;
-  position: LonLat;
+  position: LatLon;
   zoneId: string;
   zoneName: string;
   customers: number;
@@ -165,7 +157,7 @@ export class ComplaintGenerator {
   private readonly totalCustomers: number;
   private readonly channelWeights: ReadonlyArray<readonly [Channel, number]>;
   private readonly idPrefix: string;
-  private readonly nodePositions = new Map<string, LonLat>();
+  private readonly nodePositions = new Map<string, LatLon>();
   private pending: PendingComplaint[] = [];
   private sequence = 0;
   private emitted = 0;
@@ -180,11 +172,11 @@ export class ComplaintGenerator {
 
     // A zone's customers spread evenly over the junctions inside it; junctions outside every zone
     // (transmission mains, the pump station) serve nobody.
-    const byZone = new Map<string, Array<{ id: string; position: LonLat }>>();
+    const byZone = new Map<string, Array<{ id: string; position: LatLon }>>();
     for (const node of options.model.elements().nodes) {
       this.nodePositions.set(node.id, { lon: node.lon, lat: node.lat });
       if (node.kind !== 'junction') continue;
-      const zoneId = zoneIdAt(node, options.site.zones);
+      const zoneId = zoneAt(node, options.site.zones)?.id ?? null;
       if (zoneId === null) continue;
       const members = byZone.get(zoneId) ?? [];
       members.push({ id: node.id, position: { lon: node.lon, lat: node.lat } });
@@ -223,7 +215,7 @@ export class ComplaintGenerator {
     return this.pending.length;
   }
 
-  private observeJunction(junction: CustomerJunction, nowMs: number, incidents: readonly ActiveEventView[], visible: ReadonlyArray<{ incident: ActiveEventView; position: LonLat }>): void {
+  private observeJunction(junction: CustomerJunction, nowMs: number, incidents: readonly ActiveEventView[], visible: ReadonlyArray<{ incident: ActiveEventView; position: LatLon }>): void {
     const pressureM = this.options.model.readElement(junction.id, 'pressure');
     const witnessed = this.nearestVisible(junction.position, visible);
     const episode = junction.episode;
@@ -267,8 +259,8 @@ export class ComplaintGenerator {
     return candidates.reduce((latest, incident) => (incident.startMs > latest.startMs ? incident : latest)).scenario;
   }
 
-  private visibleIncidents(incidents: readonly ActiveEventView[]): Array<{ incident: ActiveEventView; position: LonLat }> {
-    const out: Array<{ incident: ActiveEventView; position: LonLat }> = [];
+  private visibleIncidents(incidents: readonly ActiveEventView[]): Array<{ incident: ActiveEventView; position: LatLon }> {
+    const out: Array<{ incident: ActiveEventView; position: LatLon }> = [];
     for (const incident of incidents) {
       const position = incident.junction === null ? undefined : this.nodePositions.get(incident.junction);
       if (position !== undefined) out.push({ incident, position });
@@ -276,7 +268,7 @@ export class ComplaintGenerator {
     return out;
   }
 
-  private nearestVisible(position: LonLat, visible: ReadonlyArray<{ incident: ActiveEventView; position: LonLat }>): ActiveEventView | undefined {
+  private nearestVisible(position: LatLon, visible: ReadonlyArray<{ incident: ActiveEventView; position: LatLon }>): ActiveEventView | undefined {
     let nearest: ActiveEventView | undefined;
     let nearestM = Infinity;
     for (const candidate of visible) {

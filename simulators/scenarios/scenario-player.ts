@@ -16,7 +16,8 @@ import type { SiteConfig } from '../../src/contracts/site.js';
 import type { NetworkElements } from '../hydraulics/hydraulic-model.js';
 import type { HydraulicPlant, SensorFault } from '../plant/hydraulic-plant.js';
 import type { GroundTruthRecord, GroundTruthSink } from './ground-truth.js';
-import { zoneIdAt, type LonLat } from './network-zones.js';
+import { zoneAt } from '../../src/contracts/geometry.js';
+import type { LatLon } from '../../src/contracts/site.js';
 
 /** The port through which a scenario takes a simulated PLC off its network and back. */
 export interface PlcLinks {
@@ -161,7 +162,7 @@ export class ScenarioPlayer {
   private readonly onPortError: ScenarioPlayerOptions['onPortError'];
   private readonly elements: NetworkElements;
   private readonly nodeZones = new Map<string, string | null>();
-  private readonly nodePositions = new Map<string, LonLat>();
+  private readonly nodePositions = new Map<string, LatLon>();
   private readonly runs: EventRun[] = [];
   private readonly awaitingOutflow: EventRun[] = [];
   private readonly emitters = new Map<string, Set<EventRun>>();
@@ -184,7 +185,7 @@ export class ScenarioPlayer {
     this.elements = this.plant.model.elements();
     for (const node of this.elements.nodes) {
       this.nodePositions.set(node.id, { lon: node.lon, lat: node.lat });
-      this.nodeZones.set(node.id, zoneIdAt(node, this.site.zones));
+      this.nodeZones.set(node.id, zoneAt(node, this.site.zones)?.id ?? null);
     }
     this.lastSimTimeS = this.plant.model.timeS;
   }
@@ -533,7 +534,7 @@ export class ScenarioPlayer {
         const tag = this.site.tags.find((candidate) => candidate.id === event.tag);
         if (tag === undefined) return null;
         if (tag.zone !== undefined) return tag.zone;
-        if (tag.location !== undefined) return zoneIdAt(tag.location, this.site.zones);
+        if (tag.location !== undefined) return zoneAt(tag.location, this.site.zones)?.id ?? null;
         return tag.model !== undefined ? (this.nodeZones.get(tag.model.element) ?? null) : null;
       }
       case 'plc_offline': {

@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import type { ComplaintBody } from '../contracts/complaint.js';
 import type { SiteConfig } from '../contracts/site.js';
-import { zoneAt } from '../geo/zones.js';
+import { zoneAt } from '../contracts/geometry.js';
 
 export type LocationStatus = 'in_zone' | 'outside_zones' | 'unresolved';
 

@@ -5,3 +5,4 @@ export * from './modbus-registers.js';
 export * from './connector-settings.js';
 export * from './scenario.js';
 export * from './config-text.js';
+export * from './geometry.js';

@@ -6,11 +6,11 @@ import { loadSiteConfig } from '../../src/config/site-loader.js';
 import { complaintBodySchema } from '../../src/contracts/complaint.js';
 import { complaintSettingsSchema, parseScenario, type ComplaintSettings } from '../../src/contracts/scenario.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
-import { zoneAt } from '../../src/geo/zones.js';
+import { zoneAt } from '../../src/contracts/geometry.js';
 import { HydraulicPlant } from '../../simulators/plant/hydraulic-plant.js';
 import { ComplaintGenerator, observeEachInterval, toComplaintBody, type SyntheticComplaint } from '../../simulators/scenarios/complaint-generator.js';
 import { JsonLinesFileSink, MemorySink, type RecordSink } from '../../simulators/scenarios/ground-truth.js';
-import { distanceM } from '../../simulators/scenarios/network-zones.js';
+import { distanceM } from '../../src/contracts/geometry.js';
 import { ScenarioPlayer } from '../../simulators/scenarios/scenario-player.js';
 
 /** Monday 2024-01-01 08:00 in Jakarta: the morning peak. */

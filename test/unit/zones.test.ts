@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { loadSiteConfig } from '../../src/config/site-loader.js';
 import { placeComplaint } from '../../src/complaints/complaint-store.js';
-import { pointInPolygon, zoneAt } from '../../src/geo/zones.js';
+import { pointInPolygon, zoneAt } from '../../src/contracts/geometry.js';
 
 describe('zones', () => {
   const square = { type: 'Polygon' as const, coordinates: [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]] as Array<[number, number]>, [[4, 4], [6, 4], [6, 6], [4, 6], [4, 4]] as Array<[number, number]>] };

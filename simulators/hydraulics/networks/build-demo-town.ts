@@ -4,6 +4,7 @@
 // the committed .inp is reproducible: `npx tsx simulators/hydraulics/networks/build-demo-town.ts`.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mulberry32 } from '../../random.js';
 
 interface Point {
   lon: number;
@@ -82,18 +83,6 @@ const SUNDAY = [0.62, 0.52, 0.45, 0.42, 0.42, 0.48, 0.65, 0.9, 1.15, 1.35, 1.35,
 
 /** Pattern hour 0 is Monday 00:00 local time. */
 export const WEEKLY_PATTERN: readonly number[] = [...WEEKDAY, ...WEEKDAY, ...WEEKDAY, ...WEEKDAY, ...WEEKDAY, ...SATURDAY, ...SUNDAY];
-
-/** mulberry32: small, fast and the same everywhere, which is all a reproducible build needs. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function distanceM(a: Point, b: Point): number {
   const earthRadiusM = 6_371_000;
@@ -205,7 +194,7 @@ function section(title: string, header: string, rows: readonly string[]): string
 
 /** The whole .inp text; the same text on every run. */
 export function buildDemoTownInp(): string {
-  const random = seededRandom(20_240_601);
+  const random = mulberry32(20_240_601);
   const districts = DISTRICTS.map((spec) => buildDistrict(spec, random));
   const [district1, district2, district3] = districts as [District, District, District];
 

@@ -1,25 +1,18 @@
-// Where the hydraulic network's junctions lie among the site's zones, and how far apart points
-// are: the small geometry the scenario player (ground-truth zones) and the complaint generator
-// (customers per junction, who sees a burst) need. Simulators import only src/contracts, so this
-// is a sibling of src/geo's zone lookup rather than a use of it.
-import type { Polygon, Zone } from '../../src/contracts/site.js';
-
-export interface LonLat {
-  lon: number;
-  lat: number;
-}
+// What a zone boundary means: which points lie in which zone (ray casting over the GeoJSON
+// polygon, outer ring minus holes, positions [lon, lat]), and distances over a town. The
+// service places complaints with it; the simulator places junctions and customers with it.
+import type { LatLon, Polygon, Zone } from './site.js';
 
 const METRES_PER_DEGREE_LAT = 110_574;
 const METRES_PER_DEGREE_LON_AT_EQUATOR = 111_320;
 
-/** Ray casting over a GeoJSON polygon (outer ring minus holes), positions [lon, lat]. */
-export function pointInPolygon(point: LonLat, polygon: Polygon): boolean {
+export function pointInPolygon(point: LatLon, polygon: Polygon): boolean {
   const [outer, ...holes] = polygon.coordinates;
   if (outer === undefined || !pointInRing(point, outer)) return false;
   return !holes.some((hole) => pointInRing(point, hole));
 }
 
-function pointInRing(point: LonLat, ring: ReadonlyArray<readonly [number, number]>): boolean {
+function pointInRing(point: LatLon, ring: ReadonlyArray<readonly [number, number]>): boolean {
   let inside = false;
   for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
     const [xi, yi] = ring[i]!;
@@ -29,13 +22,13 @@ function pointInRing(point: LonLat, ring: ReadonlyArray<readonly [number, number
   return inside;
 }
 
-/** The first zone containing the point, as the service's zone lookup decides it. */
-export function zoneIdAt(point: LonLat, zones: readonly Zone[]): string | null {
-  return zones.find((zone) => pointInPolygon(point, zone.boundary))?.id ?? null;
+/** The first zone containing the point, or undefined when it lies outside every zone. */
+export function zoneAt(point: LatLon, zones: readonly Zone[]): Zone | undefined {
+  return zones.find((zone) => pointInPolygon(point, zone.boundary));
 }
 
 /** Equirectangular distance: metres-accurate over a town. */
-export function distanceM(a: LonLat, b: LonLat): number {
+export function distanceM(a: LatLon, b: LatLon): number {
   const meanLatRad = (((a.lat + b.lat) / 2) * Math.PI) / 180;
   const eastM = (b.lon - a.lon) * METRES_PER_DEGREE_LON_AT_EQUATOR * Math.cos(meanLatRad);
   const northM = (b.lat - a.lat) * METRES_PER_DEGREE_LAT;
@@ -43,7 +36,7 @@ export function distanceM(a: LonLat, b: LonLat): number {
 }
 
 /** The point `distance` metres away on `bearingRad` (0 north, clockwise). */
-export function offsetM(point: LonLat, distance: number, bearingRad: number): LonLat {
+export function offsetM(point: LatLon, distance: number, bearingRad: number): LatLon {
   const northM = distance * Math.cos(bearingRad);
   const eastM = distance * Math.sin(bearingRad);
   return {
