@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { Services, startApi, startConnector, startEngine, startIngest, startMetricsServer } from '../runtime/roles.js';
 import { startSimulator, startSimulatorHttp } from '../runtime/simulator.js';
+import { pruneTelemetry } from '../storage/retention.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -40,6 +41,7 @@ const ENVIRONMENT_HELP = `Environment:
   TIRTA_DATA_DIR     where embedded services and buffers keep data (default ./data)
   TIRTA_SITE_CONFIG  the site config file when --site is not given (default config/demo-town.yaml)
   TIRTA_SIM_PORT     HTTP port of the simulator's live scenarios (default 8081)
+  TIRTA_RETENTION_DAYS       days of telemetry kept (default 400); TIRTA_COMPRESS_AFTER_DAYS (TimescaleDB, default 7)
   TIRTA_METRICS_PORT HTTP port of the connector role's /metrics (default 9464; in 'all' the API serves /metrics)
   LOG_LEVEL          fatal, error, warn, info (default), debug, trace or silent`;
 
@@ -110,6 +112,20 @@ const commands: Record<string, Command> = {
     longRunning: false,
     async run(services) {
       await services.database();
+    },
+  },
+  retention: {
+    summary: 'apply the telemetry retention now and exit',
+    details: 'On plain PostgreSQL, deletes telemetry older than TIRTA_RETENTION_DAYS in batches (run it from cron, or let the ingest role run it hourly); on TimescaleDB, sets the retention and compression policies from TIRTA_RETENTION_DAYS and TIRTA_COMPRESS_AFTER_DAYS.',
+    longRunning: false,
+    async run(services) {
+      const pool = await services.database();
+      if (services.flavour === 'postgres') {
+        const deleted = await pruneTelemetry(pool, services.env.retention.retentionDays, Date.now());
+        services.log.info({ deleted, retentionDays: services.env.retention.retentionDays }, 'retention applied');
+      } else {
+        services.log.info(services.env.retention, 'retention and compression policies set');
+      }
     },
   },
   replay: {

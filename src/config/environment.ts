@@ -12,6 +12,8 @@ const environmentSchema = z.object({
   TIRTA_DATA_DIR: z.string().min(1).default('data'),
   TIRTA_SIM_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
   TIRTA_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  TIRTA_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(400),
+  TIRTA_COMPRESS_AFTER_DAYS: z.coerce.number().int().min(1).max(36_500).default(7),
   TIRTA_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." or "-", at most 64').optional(),
   TIRTA_SITE_CONFIG: z.string().min(1).default('config/demo-town.yaml'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -25,6 +27,7 @@ export interface RuntimeEnvironment {
   dataDir: string;
   simPort: number;
   metricsPort: number;
+  retention: { retentionDays: number; compressAfterDays: number };
   /** Names this process to the broker (ingest sessions); stable across restarts. */
   instanceId: string;
   siteConfigFile: string;
@@ -46,6 +49,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
     dataDir: path.resolve(parsed.TIRTA_DATA_DIR),
     simPort: parsed.TIRTA_SIM_PORT,
     metricsPort: parsed.TIRTA_METRICS_PORT,
+    retention: { retentionDays: parsed.TIRTA_RETENTION_DAYS, compressAfterDays: parsed.TIRTA_COMPRESS_AFTER_DAYS },
     instanceId: parsed.TIRTA_INSTANCE_ID ?? os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
     siteConfigFile: parsed.TIRTA_SITE_CONFIG,
     logLevel: parsed.LOG_LEVEL,

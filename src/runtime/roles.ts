@@ -18,7 +18,8 @@ import type { SiteConfig } from '../contracts/site.js';
 import { DeviceStatusTracker } from '../engine/device-status.js';
 import { TelemetryIngest } from '../ingest/telemetry-ingest.js';
 import type { Logger } from '../log.js';
-import { migrate, type MigrationReport } from '../storage/migrate.js';
+import { migrate, type MigrationReport, type StorageFlavour } from '../storage/migrate.js';
+import { applyTimescalePolicies, pruneTelemetry } from '../storage/retention.js';
 import { registerSite, type TagIds } from '../storage/site-registry.js';
 import { pgDatabase } from '../storage/sql.js';
 import { startEmbeddedBroker, startEmbeddedPostgres } from './embedded-services.js';
@@ -50,6 +51,8 @@ export class Services {
       this.lifecycle.add('database pool', () => pool.end());
       const report = await migrate(pgDatabase(pool));
       logMigrations(this.log, report);
+      this.flavour = report.flavour;
+      if (report.flavour === 'timescaledb') await applyTimescalePolicies(pool, this.env.retention);
       return pool;
     })();
     return this.pool;
@@ -70,6 +73,9 @@ export class Services {
     })();
     return this.mqttUrl;
   }
+
+  /** The storage path of the database, once migrated. */
+  flavour: StorageFlavour | undefined;
 
   /** Connector health, for /metrics. */
   readonly connectorMetrics = new ConnectorMetrics();
@@ -139,6 +145,30 @@ export async function startConnector(services: Services, connectorId = services.
   return publisher;
 }
 
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+/** Plain PostgreSQL has no retention policy of its own: the ingest role prunes hourly. */
+function scheduleRetention(services: Services, pool: pg.Pool): void {
+  const log = services.log.child({ component: 'retention' });
+  let running: Promise<void> | undefined;
+  const run = () => {
+    running ??= pruneTelemetry(pool, services.env.retention.retentionDays, Date.now())
+      .then((deleted) => {
+        if (deleted > 0) log.info({ deleted, retentionDays: services.env.retention.retentionDays }, 'old telemetry deleted');
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'retention job failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(run, RETENTION_INTERVAL_MS);
+  timer.unref();
+  services.lifecycle.add('retention job', async () => {
+    clearInterval(timer);
+    await running;
+  });
+}
+
 /** The connector role's own /metrics, when it runs without the API. */
 export async function startMetricsServer(services: Services, port: number): Promise<string> {
   const app = express();
@@ -169,6 +199,7 @@ export async function startIngest(services: Services): Promise<TelemetryIngest> 
   });
   await ingest.start();
   services.lifecycle.add('ingest', () => ingest.stop());
+  if (services.flavour === 'postgres') scheduleRetention(services, pool);
   return ingest;
 }
 

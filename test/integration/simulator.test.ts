@@ -44,7 +44,7 @@ describe('simulator role', function () {
       const server = app.listen(0, '127.0.0.1', () => resolve(server));
     });
     const intakeUrl = `http://127.0.0.1:${(intake.address() as { port: number }).port}`;
-    const env: RuntimeEnvironment = { databaseUrl: undefined, mqttUrl: undefined, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, instanceId: 'test', siteConfigFile: '', logLevel: 'silent' };
+    const env: RuntimeEnvironment = { databaseUrl: undefined, mqttUrl: undefined, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, instanceId: 'test', retention: { retentionDays: 400, compressAfterDays: 7 }, siteConfigFile: '', logLevel: 'silent' };
     lifecycle = new Lifecycle(silentLogger);
     const services = new Services(env, await demoSiteOnFreePorts(), silentLogger, lifecycle);
     // 600x: ten simulated minutes per wall second.

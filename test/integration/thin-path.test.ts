@@ -31,7 +31,7 @@ describe('thin path: simulator to API', function () {
     const { mqttUrl } = await testServices();
     site = await demoSiteOnFreePorts();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-thin-path-'));
-    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, instanceId: 'test', siteConfigFile: '', logLevel: 'silent' };
+    const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, instanceId: 'test', retention: { retentionDays: 400, compressAfterDays: 7 }, siteConfigFile: '', logLevel: 'silent' };
     lifecycle = new Lifecycle(silentLogger);
     const services = new Services(env, site, silentLogger, lifecycle);
     simulator = await startSimulator(services);
