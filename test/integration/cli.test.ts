@@ -110,7 +110,7 @@ describe('tirta command', function () {
       expect(process.output()).to.contain(`Tirta API listening on ${baseUrl}`);
       const points = await waitFor('telemetry from the simulated plant', async () => {
         const now = Date.now();
-        const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=ps.outlet.pressure&from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 1000).toISOString()}`);
+        const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=ps.outlet.pressure&from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 1000).toISOString()}&step=raw`);
         const body = (await response.json()) as { points: Array<{ value: number; quality: string }> };
         return body.points.length > 0 ? body.points : undefined;
       }, 45_000);

@@ -50,7 +50,7 @@ describe('thin path: simulator to API', function () {
   async function latestValue(tag: string): Promise<number | null | undefined> {
     const from = new Date(Date.now() - 60_000).toISOString();
     const to = new Date(Date.now() + 60_000).toISOString();
-    const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=${tag}&from=${from}&to=${to}`);
+    const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=${tag}&from=${from}&to=${to}&step=raw`);
     expect(response.status).to.equal(200);
     const body = (await response.json()) as { points: Array<{ value: number | null; quality: string }> };
     return body.points.at(-1)?.value;

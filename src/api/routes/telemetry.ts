@@ -1,23 +1,55 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { listDeviceStatus } from '../../engine/device-status.js';
 import { listTags } from '../../storage/site-registry.js';
 import { readTelemetry } from '../../storage/telemetry-store.js';
+import { bucketsToCsv, defaultStepMs, formatStep, parseStep, planBuckets, pointsToCsv, readBuckets, readLatest, type SqlQuery } from '../../storage/telemetry-query.js';
 import type { ApiDependencies } from '../app.js';
 import { NotFoundError, parseOrThrow, RequestValidationError, route } from '../validation.js';
 
-export const MAX_RANGE_MS = 31 * 86_400_000;
+const DAY_MS = 86_400_000;
+/** Longest range of a raw-points answer (`step=raw`). */
+export const MAX_RANGE_MS = 31 * DAY_MS;
+/** Longest range of a bucketed answer. */
+export const MAX_BUCKETED_RANGE_MS = 400 * DAY_MS;
+export const MAX_BUCKETS = 10_000;
 export const MAX_POINTS = 100_000;
 
 const telemetryQuery = z.strictObject({
   tag: z.string().min(1).max(64),
   from: z.iso.datetime({ offset: true }),
   to: z.iso.datetime({ offset: true }),
+  /** `raw`, or a bucket width such as `10s`, `15m`, `1h`, `1d`; chosen for about 1000 buckets when absent. */
+  step: z
+    .string()
+    .optional()
+    .superRefine((step, context) => {
+      if (step === undefined || step === 'raw') return;
+      const parsed = parseStep(step);
+      if (!parsed.ok) context.addIssue({ code: 'custom', message: parsed.message });
+    }),
+  /** Raw answers only: the most points returned. */
   limit: z.coerce.number().int().min(1).max(MAX_POINTS).default(10_000),
 });
 
+const latestQuery = z.strictObject({ tag: z.string().min(1).max(64).optional() });
+
+function wantsCsv(request: Request): boolean {
+  return request.accepts(['application/json', 'text/csv']) === 'text/csv';
+}
+
 export function telemetryRoutes(deps: ApiDependencies): Router {
   const router = Router();
+  const sql: SqlQuery = {
+    query: async <Row,>(text: string, params?: readonly unknown[]) => (await deps.pool.query(text, params as unknown[] | undefined)) as unknown as { rows: Row[] },
+  };
+
+  async function findTag(key: string): Promise<{ id: number; unit: string }> {
+    const { rows } = await deps.pool.query<{ id: number; unit: string }>('SELECT id, unit FROM tag WHERE site_id = $1 AND key = $2', [deps.site.site.id, key]);
+    const tag = rows[0];
+    if (tag === undefined) throw new NotFoundError(`unknown tag "${key}"`);
+    return tag;
+  }
 
   router.get('/tags', route(async (_request, response) => {
     response.json({ site: deps.site.site.id, tags: await listTags(deps.pool, deps.site.site.id) });
@@ -32,14 +64,46 @@ export function telemetryRoutes(deps: ApiDependencies): Router {
     const from = new Date(query.from);
     const to = new Date(query.to);
     if (to <= from) throw new RequestValidationError('query', [{ field: 'to', message: 'must be after from' }]);
-    if (to.getTime() - from.getTime() > MAX_RANGE_MS) {
-      throw new RequestValidationError('query', [{ field: 'to', message: `range must not exceed ${MAX_RANGE_MS / 86_400_000} days` }]);
+    const rangeMs = to.getTime() - from.getTime();
+
+    if (query.step === 'raw') {
+      if (rangeMs > MAX_RANGE_MS) {
+        throw new RequestValidationError('query', [{ field: 'to', message: `range of raw points must not exceed ${MAX_RANGE_MS / DAY_MS} days; use a bucket step` }]);
+      }
+      const tag = await findTag(query.tag);
+      const points = await readTelemetry(deps.pool, tag.id, from, to, query.limit);
+      const truncated = points.length === query.limit;
+      if (wantsCsv(request)) {
+        response.type('text/csv').set('X-Truncated', String(truncated)).send(pointsToCsv(points));
+        return;
+      }
+      response.json({ tag: query.tag, unit: tag.unit, from: from.toISOString(), to: to.toISOString(), step: 'raw', source: 'telemetry', truncated, points });
+      return;
     }
-    const { rows } = await deps.pool.query<{ id: number; unit: string }>('SELECT id, unit FROM tag WHERE site_id = $1 AND key = $2', [deps.site.site.id, query.tag]);
-    const tag = rows[0];
-    if (tag === undefined) throw new NotFoundError(`unknown tag "${query.tag}"`);
-    const points = await readTelemetry(deps.pool, tag.id, from, to, query.limit);
-    response.json({ tag: query.tag, unit: tag.unit, from: from.toISOString(), to: to.toISOString(), truncated: points.length === query.limit, points });
+
+    if (rangeMs > MAX_BUCKETED_RANGE_MS) {
+      throw new RequestValidationError('query', [{ field: 'to', message: `range must not exceed ${MAX_BUCKETED_RANGE_MS / DAY_MS} days` }]);
+    }
+    const stepMs = query.step === undefined ? defaultStepMs(rangeMs) : (parseStep(query.step) as { stepMs: number }).stepMs;
+    const plan = planBuckets(from.getTime(), to.getTime(), stepMs);
+    if (plan.bucketCount > MAX_BUCKETS) {
+      throw new RequestValidationError('query', [{ field: 'step', message: `${formatStep(stepMs)} gives ${plan.bucketCount} buckets, more than ${MAX_BUCKETS}; use a larger step` }]);
+    }
+    const tag = await findTag(query.tag);
+    const buckets = await readBuckets(sql, tag.id, plan);
+    const alignedFrom = new Date(plan.fromMs).toISOString();
+    const alignedTo = new Date(plan.toMs).toISOString();
+    if (wantsCsv(request)) {
+      response.type('text/csv').set({ 'X-Telemetry-Source': plan.source, 'X-Telemetry-Step': formatStep(stepMs) }).send(bucketsToCsv(buckets));
+      return;
+    }
+    response.json({ tag: query.tag, unit: tag.unit, from: alignedFrom, to: alignedTo, step: formatStep(stepMs), step_ms: stepMs, source: plan.source, buckets });
+  }));
+
+  router.get('/telemetry/latest', route(async (request, response) => {
+    const query = parseOrThrow(latestQuery, request.query, 'query');
+    if (query.tag !== undefined) await findTag(query.tag);
+    response.json(await readLatest(sql, deps.site.site.id, query.tag ?? null));
   }));
 
   return router;
