@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { qualityCode, telemetryBatchSchema, topics } from '../contracts/telemetry.js';
 import type { Logger } from '../log.js';
 import type { TagIds } from '../storage/site-registry.js';
-import { insertTelemetry, type TelemetryRow } from '../storage/telemetry-store.js';
+import { writeTelemetry, type TelemetryRow } from '../storage/telemetry-store.js';
 
 export interface IngestOptions {
   mqttUrl: string;
@@ -26,6 +26,8 @@ export interface IngestOptions {
   flushIntervalMs?: number;
   /** Unacknowledged messages held before intake pauses (back-pressure). */
   maxPendingMessages?: number;
+  /** Called when a batch has committed, just before its messages are acknowledged to the broker. */
+  onCommitted?: (batch: { rows: number; inserted: number; messages: number }) => void;
 }
 
 export interface IngestCounters {
@@ -55,6 +57,7 @@ export class TelemetryIngest {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private generation = 0;
+  private messagesInWrite = 0;
   private readonly reportedUnknownTags = new Set<string>();
   private readonly maxBatchRows: number;
   private readonly flushIntervalMs: number;
@@ -64,6 +67,11 @@ export class TelemetryIngest {
     this.maxBatchRows = options.maxBatchRows ?? 5000;
     this.flushIntervalMs = options.flushIntervalMs ?? 100;
     this.maxPendingMessages = options.maxPendingMessages ?? 1000;
+  }
+
+  /** Messages taken from the broker and not yet acknowledged: bounded by twice maxPendingMessages (one batch writing, one filling). */
+  get unacknowledged(): number {
+    return this.pending.length + this.messagesInWrite;
   }
 
   /** The telemetry of the sites this ingest has registered, shared with the other workers of its group. */
@@ -185,13 +193,17 @@ export class TelemetryIngest {
     const messages = this.pending;
     this.rows = [];
     this.pending = [];
+    this.messagesInWrite = messages.length;
     try {
-      const inserted = await insertTelemetry(this.options.pool, rows);
+      const inserted = await writeTelemetry(this.options.pool, rows);
       this.counters.batches += 1;
       this.counters.rowsWritten += inserted;
       this.counters.duplicateRows += rows.length - inserted;
+      this.options.onCommitted?.({ rows: rows.length, inserted, messages: messages.length });
+      this.messagesInWrite = 0;
       this.acknowledge(messages);
     } catch (error) {
+      this.messagesInWrite = 0;
       this.counters.failedBatches += 1;
       this.options.log.error({ err: error, rows: rows.length, messages: messages.length }, 'telemetry batch failed; retrying');
       // Keep the batch ahead of newer messages so PUBACKs still go out in order.
@@ -217,6 +229,15 @@ export class TelemetryIngest {
 
   private sendPacket: SendPacket | undefined;
 
+  /** mqtt.js answers just after handing the message over, so the owner is nearly always the newest pending message. */
+  private pendingAwaitingPuback(messageId: number | undefined): PendingMessage | undefined {
+    for (let index = this.pending.length - 1; index >= 0; index -= 1) {
+      const message = this.pending[index]!;
+      if (message.messageId === messageId && message.puback === undefined) return message;
+    }
+    return undefined;
+  }
+
   /** mqtt.js sends a PUBACK as soon as a message is handled; hold it until the message's batch commits. */
   private deferPubacks(client: MqttClient): void {
     const internals = client as unknown as { _sendPacket: SendPacket };
@@ -224,7 +245,7 @@ export class TelemetryIngest {
     this.sendPacket = (packet) => send(packet);
     internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
       if (packet.cmd !== 'puback') return send(packet, cb, cbStorePut, noStore);
-      const owner = [...this.pending].reverse().find((message) => message.messageId === packet.messageId && message.puback === undefined);
+      const owner = this.pendingAwaitingPuback(packet.messageId);
       if (owner === undefined) return send(packet, cb, cbStorePut, noStore);
       owner.puback = packet;
       cb?.();

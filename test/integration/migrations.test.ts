@@ -82,13 +82,14 @@ describe('migrations on PostgreSQL (plain path)', () => {
 describe('migrations on TimescaleDB (PGlite build)', function () {
   this.timeout(60_000);
   let db: PgliteTimescale;
+  let report: Awaited<ReturnType<typeof migrate>>;
   before(async () => {
     db = await openPgliteTimescale();
+    report = await migrate(db.database);
   });
   after(async () => db.close());
 
-  it('detects TimescaleDB and applies the Timescale variants', async () => {
-    const report = await migrate(db.database);
+  it('detects TimescaleDB and applies the Timescale variants', () => {
     expect(report.flavour).to.equal('timescaledb');
     expect(report.applied).to.include('002_telemetry.timescaledb.sql').and.not.include('002_telemetry.postgres.sql');
   });
@@ -107,7 +108,7 @@ describe('migrations on TimescaleDB (PGlite build)', function () {
   });
 
   it('is idempotent', async () => {
-    const report = await migrate(db.database);
-    expect(report.applied).to.deep.equal([]);
+    const again = await migrate(db.database);
+    expect(again.applied).to.deep.equal([]);
   });
 });

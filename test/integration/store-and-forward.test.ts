@@ -7,10 +7,7 @@
 // session and subscription outlive the broker restart; without it the *test's subscriber* could
 // miss batches published before it had subscribed again. The aedes fallback cannot keep sessions
 // across a restart, so there that race remains possible.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as tcpConnect } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -21,64 +18,12 @@ import { connectorSettingsSchema } from '../../src/contracts/connector-settings.
 import { siteConfigSchema, type SiteConfig } from '../../src/contracts/site.js';
 import { topics, type TelemetryBatch } from '../../src/contracts/telemetry.js';
 import { silentLogger } from '../../src/log.js';
-import { freePort, startEmbeddedBroker, type EmbeddedService } from '../../src/runtime/embedded-services.js';
+import { restartableBroker, type RestartableBroker } from '../support/restartable-broker.js';
 import { uniqueId, waitFor } from '../support/services.js';
 
-const MOSQUITTO = '/usr/sbin/mosquitto';
 const POLL_INTERVAL_MS = 150;
 const DEVICES = ['plc-a', 'plc-b'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A broker on a fixed port that can be stopped and started again. */
-interface RestartableBroker {
-  url: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  remove(): Promise<void>;
-}
-
-async function restartableBroker(): Promise<RestartableBroker> {
-  const port = await freePort();
-  const url = `mqtt://127.0.0.1:${port}`;
-  if (!existsSync(MOSQUITTO)) {
-    let running: EmbeddedService | undefined;
-    return {
-      url,
-      start: async () => void (running = await startEmbeddedBroker(silentLogger, port)),
-      stop: async () => void (await running?.stop()),
-      remove: async () => void (await running?.stop()),
-    };
-  }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tirta-mosquitto-'));
-  const config = path.join(dir, 'mosquitto.conf');
-  const runsAsRoot = process.getuid?.() === 0;
-  await writeFile(
-    config,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'log_dest none', runsAsRoot ? 'user root' : ''].join('\n'),
-  );
-  let child: ChildProcess | undefined;
-  const stop = async () => {
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-    child = undefined;
-  };
-  return {
-    url,
-    async start() {
-      child = spawn(MOSQUITTO, ['-c', config], { stdio: 'ignore' });
-      await waitFor('mosquitto listening', () => new Promise<true | undefined>((resolve) => {
-        const socket = tcpConnect(port, '127.0.0.1', () => (socket.destroy(), resolve(true))).once('error', () => resolve(undefined));
-      }), 10_000, 50);
-    },
-    stop,
-    async remove() {
-      await stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Every batch that reaches the broker, on a persistent QoS 1 session. */
 class Recorder {
