@@ -5,6 +5,8 @@ import { latLonSchema } from './site.js';
 
 export const complaintChannels = ['call_center', 'whatsapp', 'social_media', 'web', 'walk_in', 'sp4n_lapor'] as const;
 export const complaintCategories = ['no_water', 'low_pressure', 'leak_burst', 'water_quality', 'other'] as const;
+export type ComplaintCategory = (typeof complaintCategories)[number];
+export type ComplaintChannel = (typeof complaintChannels)[number];
 
 export const complaintLocationSchema = z.union([
   latLonSchema,

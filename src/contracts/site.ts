@@ -3,6 +3,9 @@
 // and reasons over it. This schema is the single source of truth for its shape and meaning.
 import { z } from 'zod';
 import { connectorSettingsSchema } from './connector-settings.js';
+import { correlationSettingsSchema } from './correlation-settings.js';
+import { customerDirectorySchema } from './customers.js';
+import { detectionSettingsSchema } from './detection-settings.js';
 
 const identifier = z
   .string()
@@ -47,6 +50,8 @@ export const zoneSchema = z.strictObject({
   customers: z.number().int().nonnegative(),
   boundary: polygonSchema,
   critical_customers: z.array(criticalCustomerSchema).default([]),
+  /** Flow tags metering the water entering the zone (a DMA's inlets): minimum night flow is watched on these. */
+  inlet_tags: z.array(identifier).default([]),
 });
 export type Zone = z.infer<typeof zoneSchema>;
 
@@ -217,11 +222,38 @@ export const modelBindingSchema = z.strictObject({
 });
 export type ModelBinding = z.infer<typeof modelBindingSchema>;
 
+/**
+ * Alarm limits on a tag's value. An alarm raises once the value has been beyond a limit for
+ * on_delay_s and clears once it has been back inside the limit by more than the deadband for off_delay_s.
+ */
+export const alarmLimitsSchema = z
+  .strictObject({
+    lolo: z.number().finite().optional(),
+    lo: z.number().finite().optional(),
+    hi: z.number().finite().optional(),
+    hihi: z.number().finite().optional(),
+    deadband: z.number().nonnegative().default(0),
+    on_delay_s: z.number().nonnegative().max(86_400).default(0),
+    off_delay_s: z.number().nonnegative().max(86_400).default(0),
+  })
+  .superRefine((limits, ctx) => {
+    const order = (['lolo', 'lo', 'hi', 'hihi'] as const).filter((name) => limits[name] !== undefined);
+    for (let index = 1; index < order.length; index += 1) {
+      const lower = order[index - 1]!;
+      const upper = order[index]!;
+      if (limits[lower]! >= limits[upper]!) ctx.addIssue({ code: 'custom', path: [upper], message: `${upper} must be greater than ${lower}` });
+    }
+    if (order.length === 0) ctx.addIssue({ code: 'custom', message: 'give at least one of lolo, lo, hi, hihi' });
+  });
+export type AlarmLimits = z.infer<typeof alarmLimitsSchema>;
+
 export const tagSchema = z.strictObject({
   id: identifier,
   name: z.string().min(1).optional(),
-  device: identifier,
-  poll_group: identifier,
+  /** The device that serves the tag; absent for a tag Tirta only receives (an offline replay, a computed value). */
+  device: identifier.optional(),
+  /** Required with `device`. */
+  poll_group: identifier.optional(),
   kind: z.enum(tagKinds),
   unit: z.string().min(1).max(16),
   zone: identifier.optional(),
@@ -229,6 +261,7 @@ export const tagSchema = z.strictObject({
   /** Engineering range; values outside it are physically implausible for the instrument. */
   range: z.strictObject({ min: z.number(), max: z.number() }).optional(),
   deadband: deadbandSchema.optional(),
+  alarms: alarmLimitsSchema.optional(),
   modbus: modbusAddressSchema.optional(),
   opcua: opcuaAddressSchema.optional(),
   model: modelBindingSchema.optional(),
@@ -248,6 +281,9 @@ export const siteConfigSchema = z
     zones: z.array(zoneSchema).min(1),
     devices: z.array(deviceSchema).default([]),
     tags: z.array(tagSchema).default([]),
+    detection: detectionSettingsSchema.prefault({}),
+    correlation: correlationSettingsSchema.prefault({}),
+    customers: customerDirectorySchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     reportDuplicates(config.zones, 'zones', ctx);
@@ -284,12 +320,22 @@ export const siteConfigSchema = z
       if (tag.zone !== undefined && !zoneIds.has(tag.zone)) {
         ctx.addIssue({ code: 'custom', path: at('zone'), message: `unknown zone "${tag.zone}"` });
       }
+      if (tag.range !== undefined && tag.range.min >= tag.range.max) {
+        ctx.addIssue({ code: 'custom', path: [...at('range'), 'max'], message: 'range.max must be greater than range.min' });
+      }
+      if (tag.device === undefined) {
+        if (tag.poll_group !== undefined) ctx.addIssue({ code: 'custom', path: at('poll_group'), message: 'a poll group needs a device' });
+        if (tag.modbus !== undefined || tag.opcua !== undefined) ctx.addIssue({ code: 'custom', path: at('device'), message: 'a tag with a Modbus or OPC UA address needs its device' });
+        return;
+      }
       const device = devicesById.get(tag.device);
       if (device === undefined) {
         ctx.addIssue({ code: 'custom', path: at('device'), message: `unknown device "${tag.device}"` });
         return;
       }
-      if (!device.poll_groups.some((group) => group.id === tag.poll_group)) {
+      if (tag.poll_group === undefined) {
+        ctx.addIssue({ code: 'custom', path: at('poll_group'), message: `a tag of device "${device.id}" needs a poll_group` });
+      } else if (!device.poll_groups.some((group) => group.id === tag.poll_group)) {
         ctx.addIssue({ code: 'custom', path: at('poll_group'), message: `device "${device.id}" has no poll group "${tag.poll_group}"` });
       }
       if (device.protocol === 'modbus') {
@@ -317,9 +363,14 @@ export const siteConfigSchema = z
           ctx.addIssue({ code: 'custom', path: at('modbus'), message: `device "${device.id}" speaks OPC UA: remove the modbus address` });
         }
       }
-      if (tag.range !== undefined && tag.range.min >= tag.range.max) {
-        ctx.addIssue({ code: 'custom', path: [...at('range'), 'max'], message: 'range.max must be greater than range.min' });
-      }
+    });
+    const tagsById = new Map(config.tags.map((tag) => [tag.id, tag]));
+    config.zones.forEach((zone, zoneIndex) => {
+      zone.inlet_tags.forEach((tagId, index) => {
+        const tag = tagsById.get(tagId);
+        if (tag === undefined) ctx.addIssue({ code: 'custom', path: ['zones', zoneIndex, 'inlet_tags', index], message: `unknown tag "${tagId}"` });
+        else if (tag.kind !== 'flow') ctx.addIssue({ code: 'custom', path: ['zones', zoneIndex, 'inlet_tags', index], message: `tag "${tagId}" is a ${tag.kind} tag; inlets are flow tags` });
+      });
     });
   });
 export type SiteConfig = z.infer<typeof siteConfigSchema>;

@@ -32,7 +32,7 @@ export async function registerSite(pool: pg.Pool, config: SiteConfig): Promise<T
     const tags = config.tags.map((tag) => ({
       key: tag.id,
       name: tag.name ?? null,
-      device_id: tag.device,
+      device_id: tag.device ?? null,
       zone_id: tag.zone ?? null,
       kind: tag.kind,
       unit: tag.unit,
