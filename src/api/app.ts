@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type pg from 'pg';
 import type { SiteConfig } from '../contracts/site.js';
 import type { Logger } from '../log.js';
+import type { StorageFlavour } from '../storage/migrate.js';
 import { complaintRoutes } from './routes/complaints.js';
 import { healthRoutes, type HealthProbe } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
@@ -15,6 +16,8 @@ export interface ApiDependencies {
   site: SiteConfig;
   log: Logger;
   brokerConnected: () => boolean;
+  /** Which migrations the database took: decides where bucketed telemetry is read from. */
+  storageFlavour: StorageFlavour;
   clock?: () => number;
   /** Prometheus text of the process's metrics (connector health), served at /metrics. */
   metrics?: () => Promise<string>;

@@ -219,6 +219,7 @@ export async function startApi(services: Services): Promise<{ server: Server; ur
   services.lifecycle.add('api broker connection', () => brokerProbe.endAsync(true));
   const app = createApp({
     pool,
+    storageFlavour: services.flavour ?? 'postgres',
     site: services.site,
     log: services.log.child({ component: 'api' }),
     brokerConnected: () => brokerProbe.connected,

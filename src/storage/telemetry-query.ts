@@ -3,6 +3,7 @@
 // `telemetry_1m` rollup. Every bucket of the range is returned; a bucket without good samples
 // has nulls and count 0, never an interpolated value.
 import { qualityFromCode, type Quality } from '../contracts/telemetry.js';
+import type { StorageFlavour } from './migrate.js';
 
 /** Buckets are aligned to this instant, the same origin the plain-PostgreSQL rollup view bins from. */
 export const BUCKET_ORIGIN_MS = Date.UTC(2000, 0, 1);
@@ -57,9 +58,12 @@ export function defaultStepMs(rangeMs: number, targetBuckets: number = DEFAULT_T
 
 /**
  * Raw table for sub-minute steps, steps that are not whole minutes, and short ranges (where the raw
- * scan is cheap and the newest minutes are exact); the 1-minute rollup otherwise.
+ * scan is cheap and the newest minutes are exact); the 1-minute rollup otherwise. On plain
+ * PostgreSQL the rollup is a view over the raw table that cannot use the time index, so the raw
+ * table answers every query there.
  */
-export function chooseSource(stepMs: number, rangeMs: number): TelemetrySource {
+export function chooseSource(stepMs: number, rangeMs: number, flavour: StorageFlavour): TelemetrySource {
+  if (flavour === 'postgres') return 'telemetry';
   if (stepMs < MINUTE_MS || stepMs % MINUTE_MS !== 0) return 'telemetry';
   if (rangeMs < ROLLUP_MIN_RANGE_MS) return 'telemetry';
   return 'telemetry_1m';
@@ -76,11 +80,11 @@ export interface BucketPlan {
 }
 
 /** Widens [from, to) to whole buckets on the step grid, so both sources aggregate the same intervals. */
-export function planBuckets(fromMs: number, toMs: number, stepMs: number): BucketPlan {
+export function planBuckets(fromMs: number, toMs: number, stepMs: number, flavour: StorageFlavour): BucketPlan {
   const alignedFrom = BUCKET_ORIGIN_MS + Math.floor((fromMs - BUCKET_ORIGIN_MS) / stepMs) * stepMs;
   const alignedTo = BUCKET_ORIGIN_MS + Math.ceil((toMs - BUCKET_ORIGIN_MS) / stepMs) * stepMs;
   const bucketCount = (alignedTo - alignedFrom) / stepMs;
-  return { stepMs, fromMs: alignedFrom, toMs: alignedTo, bucketCount, source: chooseSource(stepMs, alignedTo - alignedFrom) };
+  return { stepMs, fromMs: alignedFrom, toMs: alignedTo, bucketCount, source: chooseSource(stepMs, alignedTo - alignedFrom, flavour) };
 }
 
 export interface TelemetryBucket {

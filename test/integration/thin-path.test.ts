@@ -211,7 +211,7 @@ describe('health when a dependency is down', () => {
   it('answers 503 naming the broker when it is not connected', async () => {
     const db = await freshDatabase();
     try {
-      const app = createApp({ pool: db.pool, site: await demoSiteOnFreePorts(), log: silentLogger, brokerConnected: () => false });
+      const app = createApp({ pool: db.pool, site: await demoSiteOnFreePorts(), log: silentLogger, brokerConnected: () => false, storageFlavour: 'postgres' });
       const server = app.listen(0);
       const port = (server.address() as { port: number }).port;
       const response = await fetch(`http://127.0.0.1:${port}/health`);
@@ -225,7 +225,7 @@ describe('health when a dependency is down', () => {
 
   it('answers 503 naming the database when it does not answer', async () => {
     const pool = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 1000 });
-    const app = createApp({ pool, site: await demoSiteOnFreePorts(), log: silentLogger, brokerConnected: () => true });
+    const app = createApp({ pool, site: await demoSiteOnFreePorts(), log: silentLogger, brokerConnected: () => true, storageFlavour: 'postgres' });
     const server = app.listen(0);
     const port = (server.address() as { port: number }).port;
     const response = await fetch(`http://127.0.0.1:${port}/health`);

@@ -79,10 +79,13 @@ describe('telemetry query planning', () => {
       { stepMs: DAY, rangeMs: 400 * DAY, source: 'telemetry_1m', why: 'the longest range' },
     ];
     for (const testCase of cases) {
-      it(`${formatStep(testCase.stepMs)} over ${testCase.rangeMs / HOUR} h -> ${testCase.source} (${testCase.why})`, () => {
-        expect(chooseSource(testCase.stepMs, testCase.rangeMs)).to.equal(testCase.source);
+      it(`${formatStep(testCase.stepMs)} over ${testCase.rangeMs / HOUR} h -> ${testCase.source} on TimescaleDB (${testCase.why})`, () => {
+        expect(chooseSource(testCase.stepMs, testCase.rangeMs, 'timescaledb')).to.equal(testCase.source);
       });
     }
+    it('reads the raw table for every range on plain PostgreSQL, where the rollup is only a view of it', () => {
+      expect(cases.map((testCase) => chooseSource(testCase.stepMs, testCase.rangeMs, 'postgres'))).to.deep.equal(cases.map(() => 'telemetry'));
+    });
   });
 
   describe('bucket plan', () => {
@@ -95,14 +98,14 @@ describe('telemetry query planning', () => {
     ];
     for (const testCase of cases) {
       it(`${testCase.from} .. ${testCase.to} by ${formatStep(testCase.stepMs)} widens to whole buckets`, () => {
-        const plan = planBuckets(at(testCase.from), at(testCase.to), testCase.stepMs);
+        const plan = planBuckets(at(testCase.from), at(testCase.to), testCase.stepMs, 'timescaledb');
         expect([new Date(plan.fromMs).toISOString(), new Date(plan.toMs).toISOString(), plan.bucketCount]).to.deep.equal([testCase.alignedFrom, testCase.alignedTo, testCase.count]);
       });
     }
   });
 
   it('fills every bucket, with nulls and count 0 where nothing was found', () => {
-    const plan = planBuckets(at('2026-01-01T00:00:00Z'), at('2026-01-01T00:03:00Z'), MINUTE);
+    const plan = planBuckets(at('2026-01-01T00:00:00Z'), at('2026-01-01T00:03:00Z'), MINUTE, 'timescaledb');
     const buckets = fillBuckets(plan, [{ bucket: new Date('2026-01-01T00:01:00Z'), min: 1, max: 3, avg: 2, last: 3, count: 2 }]);
     expect(buckets).to.deep.equal([
       { time: '2026-01-01T00:00:00.000Z', min: null, max: null, avg: null, last: null, count: 0 },

@@ -12,7 +12,8 @@ const DAY_MS = 86_400_000;
 export const MAX_RANGE_MS = 31 * DAY_MS;
 /** Longest range of a bucketed answer. */
 export const MAX_BUCKETED_RANGE_MS = 400 * DAY_MS;
-export const MAX_BUCKETS = 10_000;
+/** Enough for a 31-day month at 1 minute. */
+export const MAX_BUCKETS = 50_000;
 export const MAX_POINTS = 100_000;
 
 const telemetryQuery = z.strictObject({
@@ -85,7 +86,7 @@ export function telemetryRoutes(deps: ApiDependencies): Router {
       throw new RequestValidationError('query', [{ field: 'to', message: `range must not exceed ${MAX_BUCKETED_RANGE_MS / DAY_MS} days` }]);
     }
     const stepMs = query.step === undefined ? defaultStepMs(rangeMs) : (parseStep(query.step) as { stepMs: number }).stepMs;
-    const plan = planBuckets(from.getTime(), to.getTime(), stepMs);
+    const plan = planBuckets(from.getTime(), to.getTime(), stepMs, deps.storageFlavour);
     if (plan.bucketCount > MAX_BUCKETS) {
       throw new RequestValidationError('query', [{ field: 'step', message: `${formatStep(stepMs)} gives ${plan.bucketCount} buckets, more than ${MAX_BUCKETS}; use a larger step` }]);
     }
