@@ -97,7 +97,8 @@ export interface TelemetryBucket {
 }
 
 export interface BucketRow {
-  bucket: Date | string;
+  /** Start of the bucket, epoch ms: read as a number because parsing 10,000 timestamps costs more than the query. */
+  bucket_ms: number;
   min: number | null;
   max: number | null;
   avg: number | null;
@@ -107,7 +108,7 @@ export interface BucketRow {
 
 /** Every bucket of the plan in order, taking the statistics found and nulls with count 0 elsewhere. */
 export function fillBuckets(plan: BucketPlan, rows: readonly BucketRow[]): TelemetryBucket[] {
-  const found = new Map(rows.map((row) => [new Date(row.bucket).getTime(), row]));
+  const found = new Map(rows.map((row) => [Number(row.bucket_ms), row]));
   const buckets: TelemetryBucket[] = [];
   for (let index = 0; index < plan.bucketCount; index += 1) {
     const startMs = plan.fromMs + index * plan.stepMs;
@@ -129,17 +130,20 @@ export interface SqlQuery {
 // $1 tag id, $2 first bucket start, $3 last bucket end, $4 step as an interval.
 // Bad samples (quality 2) and samples without a value are left out of every statistic.
 export const RAW_BUCKETS_SQL = `
-SELECT date_bin($4::interval, time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-       min(value)::float8 AS min,
-       max(value)::float8 AS max,
-       avg(value)::float8 AS avg,
-       (array_agg(value ORDER BY time DESC))[1]::float8 AS last,
-       count(*)::int AS count
-FROM telemetry
-WHERE tag_id = $1 AND time >= $2::timestamptz AND time < $3::timestamptz
-  AND quality < 2 AND value IS NOT NULL
-GROUP BY 1
-ORDER BY 1`;
+SELECT (extract(epoch FROM bucket) * 1000)::float8 AS bucket_ms, min, max, avg, last, count
+FROM (
+  SELECT date_bin($4::interval, time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+         min(value)::float8 AS min,
+         max(value)::float8 AS max,
+         avg(value)::float8 AS avg,
+         (array_agg(value ORDER BY time DESC))[1]::float8 AS last,
+         count(*)::int AS count
+  FROM telemetry
+  WHERE tag_id = $1 AND time >= $2::timestamptz AND time < $3::timestamptz
+    AND quality < 2 AND value IS NOT NULL
+  GROUP BY 1
+) buckets
+ORDER BY bucket`;
 
 // The rollup's minutes re-aggregated: min of mins, max of maxes, count-weighted mean, sum of counts,
 // and the last of the latest minute holding good samples (a minute of only bad samples has count 0).
@@ -158,7 +162,7 @@ WITH bucketed AS (
   WHERE tag_id = $1 AND bucket >= $2::timestamptz AND bucket < $3::timestamptz
   GROUP BY 1
 )
-SELECT bucket,
+SELECT (extract(epoch FROM bucket) * 1000)::float8 AS bucket_ms,
        min::float8 AS min,
        max::float8 AS max,
        avg::float8 AS avg,

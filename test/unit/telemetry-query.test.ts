@@ -106,7 +106,7 @@ describe('telemetry query planning', () => {
 
   it('fills every bucket, with nulls and count 0 where nothing was found', () => {
     const plan = planBuckets(at('2026-01-01T00:00:00Z'), at('2026-01-01T00:03:00Z'), MINUTE, 'timescaledb');
-    const buckets = fillBuckets(plan, [{ bucket: new Date('2026-01-01T00:01:00Z'), min: 1, max: 3, avg: 2, last: 3, count: 2 }]);
+    const buckets = fillBuckets(plan, [{ bucket_ms: Date.parse('2026-01-01T00:01:00Z'), min: 1, max: 3, avg: 2, last: 3, count: 2 }]);
     expect(buckets).to.deep.equal([
       { time: '2026-01-01T00:00:00.000Z', min: null, max: null, avg: null, last: null, count: 0 },
       { time: '2026-01-01T00:01:00.000Z', min: 1, max: 3, avg: 2, last: 3, count: 2 },
