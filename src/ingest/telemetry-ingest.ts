@@ -138,7 +138,12 @@ export class TelemetryIngest {
     this.counters.messages += 1;
     this.pending.push({ generation: this.generation, messageId: packet.messageId });
     this.rows.push(...this.parse(packet));
-    if (this.rows.length >= this.maxBatchRows || this.pending.length >= this.maxPendingMessages) {
+    const full = this.pending.length >= this.maxPendingMessages;
+    // mqtt.js answers the message as soon as the callback runs, so run it while the message is
+    // still pending: its PUBACK is then held until the batch that takes it commits.
+    if (full) this.waitingIntake.push(() => callback());
+    else callback();
+    if (this.rows.length >= this.maxBatchRows || full) {
       void this.flush();
     } else {
       this.flushTimer ??= setTimeout(() => {
@@ -146,8 +151,6 @@ export class TelemetryIngest {
         void this.flush();
       }, this.flushIntervalMs);
     }
-    if (this.pending.length >= this.maxPendingMessages) this.waitingIntake.push(() => callback());
-    else callback();
   }
 
   private parse(packet: IPublishPacket): TelemetryRow[] {

@@ -164,7 +164,8 @@ describe('telemetry ingest under faults', function () {
 
   it('duplicates nothing when a worker is killed after commit but before its acknowledgements', async () => {
     const clientId = uniqueId('tirta-ingest-crash');
-    const first = await IngestWorker.start(workerArgs(clientId, '--die-after-commit'));
+    // One-row batches start a write with every message: its PUBACK must still wait for the commit.
+    const first = await IngestWorker.start(workerArgs(clientId, '--die-after-commit', '--max-batch-rows', '1'));
     await publishMessages(40);
     await first.exited;
     const committedByFirst = await storedCount();

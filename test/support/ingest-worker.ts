@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'client-id': { type: 'string' },
     'protocol-version': { type: 'string', default: '4' },
     'die-after-commit': { type: 'boolean', default: false },
+    'max-batch-rows': { type: 'string', default: '5000' },
   },
 });
 
@@ -29,6 +30,7 @@ const ingest = new TelemetryIngest({
   clientId: values['client-id']!,
   protocolVersion: values['protocol-version'] === '5' ? 5 : 4,
   flushIntervalMs: 20,
+  maxBatchRows: Number(values['max-batch-rows']),
   onCommitted: () => {
     if (values['die-after-commit']) process.kill(process.pid, 'SIGKILL');
   },
