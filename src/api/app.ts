@@ -2,11 +2,13 @@
 // storage and complaint modules; this layer validates, maps errors to status codes and logs.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type pg from 'pg';
+import type { Geocoder } from '../complaints/geocoder.js';
 import type { SiteConfig } from '../contracts/site.js';
 import type { Logger } from '../log.js';
 import type { StorageFlavour } from '../storage/migrate.js';
 import { complaintRoutes } from './routes/complaints.js';
 import { healthRoutes, type HealthProbe } from './routes/health.js';
+import { incidentRoutes } from './routes/incidents.js';
 import { metricsRoute } from './routes/metrics.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { NotFoundError, RequestValidationError } from './validation.js';
@@ -19,6 +21,8 @@ export interface ApiDependencies {
   /** Which migrations the database took: decides where bucketed telemetry is read from. */
   storageFlavour: StorageFlavour;
   clock?: () => number;
+  /** Places complaints given as addresses; by default the site's streets (`customers.streets`). */
+  geocoder?: Geocoder;
   /** Prometheus text of the process's metrics (connector health), served at /metrics. */
   metrics?: () => Promise<string>;
 }
@@ -27,12 +31,15 @@ export function createApp(deps: ApiDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // A bulk import carries up to 1000 complaints of up to 5000 characters each.
+  app.use('/api/v1/complaints\\:bulk', express.json({ limit: '8mb' }));
   app.use(express.json({ limit: '1mb' }));
   const probe: HealthProbe = { pool: deps.pool, brokerConnected: deps.brokerConnected };
   app.use(healthRoutes(probe));
   if (deps.metrics !== undefined) app.use(metricsRoute(deps.metrics));
   app.use('/api/v1', telemetryRoutes(deps));
   app.use('/api/v1', complaintRoutes(deps));
+  app.use('/api/v1', incidentRoutes(deps));
   app.use((request: Request, response: Response) => {
     response.status(404).json({ error: 'not_found', message: `no route for ${request.method} ${request.path}` });
   });

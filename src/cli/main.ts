@@ -3,11 +3,12 @@
 import { parseArgs } from 'node:util';
 import { loadSiteConfig } from '../config/site-loader.js';
 import { readEnvironment } from '../config/environment.js';
-import { ConfigError, TirtaError, UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { Services, startApi, startConnector, startEngine, startIngest, startMetricsServer } from '../runtime/roles.js';
 import { startSimulator, startSimulatorHttp } from '../runtime/simulator.js';
+import { runReplay, writeReplayOutput, type ReplayProgress } from '../replay/replay.js';
 import { pruneTelemetry } from '../storage/retention.js';
 
 export const EXIT_OK = 0;
@@ -15,6 +16,9 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 interface CommandOptions {
+  telemetry: string | undefined;
+  complaints: string | undefined;
+  out: string | undefined;
   scenarios: string[];
   speed: number | undefined;
   seed: number | undefined;
@@ -130,10 +134,32 @@ const commands: Record<string, Command> = {
   },
   replay: {
     summary: 'run the engine offline over recorded telemetry and complaints',
-    details: 'Offline replay is not part of this build: the command exits with status 1.',
+    details: `Runs the same detectors and correlation as the live engine over a telemetry CSV and a complaints JSONL file, on the data's own timestamps, and writes the anomalies, incidents and work orders as JSON. The same inputs give the same output. Needs no database or broker.
+Telemetry CSV, long form:  time,tag,value[,quality]   (quality good|uncertain|bad or 0|1|2)
+               wide form:  time,<tag>,<tag>,...       (one row per time; an empty cell is no sample)
+Times are ISO 8601 with a zone (2026-01-01T07:00:00+07:00) or epoch milliseconds. Complaints: one JSON object per line, the body of POST /api/v1/complaints with "id" and "reported_at".`,
+    options: `  --telemetry FILE    recorded telemetry, CSV (required)
+  --complaints FILE   recorded complaints, JSON lines
+  --out FILE          where to write the result (default: standard output)`,
     longRunning: false,
-    async run() {
-      throw new TirtaError('not_available', 'replay is not available in this build');
+    async run(services, options) {
+      if (options.telemetry === undefined) throw new UsageError('tirta replay needs --telemetry FILE');
+      const startedAt = Date.now();
+      let lastReport = 0;
+      const result = await runReplay({
+        site: services.site,
+        telemetryFile: options.telemetry,
+        ...(options.complaints === undefined ? {} : { complaintsFile: options.complaints }),
+        onProgress: (progress) => {
+          const now = Date.now();
+          if (progress.phase !== 'done' && now - lastReport < 1000) return;
+          lastReport = now;
+          process.stderr.write(`${replayProgressLine(progress, now - startedAt)}\n`);
+        },
+      });
+      for (const [tag, samples] of Object.entries(result.unknownTags)) services.log.warn({ tag, samples }, 'samples of a tag the site does not know were skipped');
+      if (options.out === undefined) process.stdout.write(`${JSON.stringify({ anomalies: result.anomalies, incidents: result.incidents, work_orders: result.work_orders }, null, 2)}\n`);
+      else await writeReplayOutput(options.out, result);
     },
   },
 };
@@ -221,6 +247,13 @@ export async function main(argv: readonly string[], out: Pick<Console, 'log' | '
   }
 }
 
+function replayProgressLine(progress: ReplayProgress, elapsedMs: number): string {
+  const seconds = (elapsedMs / 1000).toFixed(1);
+  if (progress.phase === 'reading') return `replay: reading telemetry, ${progress.done.toLocaleString('en-US')} lines (${seconds} s)`;
+  const percent = progress.total === 0 ? 100 : Math.floor((progress.done / progress.total) * 100);
+  return `replay: ${progress.phase === 'done' ? 'done' : `${percent}%`}, ${progress.done.toLocaleString('en-US')} of ${progress.total.toLocaleString('en-US')} samples, ${progress.anomalies} anomalies, ${progress.incidents} incidents (${seconds} s)`;
+}
+
 class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
@@ -228,7 +261,7 @@ class Interrupted extends Error {
 }
 
 function readCommandOptions(name: string, command: Command, values: ReturnType<typeof parseCommandLine>['values']): CommandOptions {
-  const given = (['scenario', 'speed', 'seed', 'complaints-to'] as const).filter((option) => values[option] !== undefined);
+  const given = (['scenario', 'speed', 'seed', 'complaints-to', 'telemetry', 'complaints', 'out'] as const).filter((option) => values[option] !== undefined);
   for (const option of given) {
     if (!command.options?.includes(`--${option} `)) throw new UsageError(`tirta ${name} does not take --${option}`);
   }
@@ -241,6 +274,9 @@ function readCommandOptions(name: string, command: Command, values: ReturnType<t
   const complaintsTo = values['complaints-to'];
   if (complaintsTo !== undefined && !/^https?:\/\/[^/]+$/.test(complaintsTo)) throw new UsageError(`--complaints-to ${complaintsTo}: must be an http(s)://HOST[:PORT] URL`);
   return {
+    telemetry: values.telemetry,
+    complaints: values.complaints,
+    out: values.out,
     scenarios: values.scenario ?? [],
     speed: number('speed', values.speed, (n) => n > 0 && n <= 3600, 'a number above 0 and at most 3600'),
     seed: number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
@@ -260,6 +296,9 @@ function parseCommandLine(argv: readonly string[]) {
         speed: { type: 'string' },
         seed: { type: 'string' },
         'complaints-to': { type: 'string' },
+        telemetry: { type: 'string' },
+        complaints: { type: 'string' },
+        out: { type: 'string' },
       },
     });
   } catch (error) {

@@ -8,11 +8,14 @@ export const complaintCategories = ['no_water', 'low_pressure', 'leak_burst', 'w
 export type ComplaintCategory = (typeof complaintCategories)[number];
 export type ComplaintChannel = (typeof complaintChannels)[number];
 
-export const complaintLocationSchema = z.union([
-  latLonSchema,
-  z.strictObject({ address: z.string().trim().min(3).max(500) }),
-  z.strictObject({ account: z.string().trim().min(1).max(64) }),
-]);
+export const complaintLocationSchema = z.union(
+  [
+    latLonSchema,
+    z.strictObject({ address: z.string().trim().min(3).max(500) }),
+    z.strictObject({ account: z.string().trim().min(1).max(64) }),
+  ],
+  { error: 'must be { lat, lon }, { address } or { account }' },
+);
 export type ComplaintLocation = z.infer<typeof complaintLocationSchema>;
 
 export const complaintBodySchema = z.strictObject({
@@ -26,3 +29,22 @@ export const complaintBodySchema = z.strictObject({
   reported_at: z.iso.datetime({ offset: true }).optional(),
 });
 export type ComplaintBody = z.infer<typeof complaintBodySchema>;
+
+/** Complaints per bulk import request: bounds the request's transaction and its body. */
+export const MAX_BULK_COMPLAINTS = 1000;
+
+export const complaintBulkSchema = z.array(complaintBodySchema).min(1).max(MAX_BULK_COMPLAINTS);
+
+export const complaintVerifications = ['pending', 'verified_by_telemetry', 'verified_by_operator', 'rejected'] as const;
+export type ComplaintVerificationState = (typeof complaintVerifications)[number];
+
+export const locationStatuses = ['in_zone', 'outside_zones', 'unresolved'] as const;
+export type LocationStatus = (typeof locationStatuses)[number];
+
+/** An operator's verification or rejection of a complaint. */
+export const complaintDecisionBodySchema = z.strictObject({
+  /** Who decided: an operator's name or login, recorded with the decision. */
+  by: z.string().trim().min(1).max(200),
+  note: z.string().trim().min(1).max(2000).optional(),
+});
+export type ComplaintDecisionBody = z.infer<typeof complaintDecisionBodySchema>;

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { connectorSettingsSchema } from './connector-settings.js';
 import { correlationSettingsSchema } from './correlation-settings.js';
-import { customerDirectorySchema } from './customers.js';
+import { customerDirectoryIssues, customerDirectorySchema } from './customers.js';
 import { detectionSettingsSchema } from './detection-settings.js';
 
 const identifier = z
@@ -290,6 +290,9 @@ export const siteConfigSchema = z
     reportDuplicates(config.devices, 'devices', ctx);
     reportDuplicates(config.tags, 'tags', ctx);
     const zoneIds = new Set(config.zones.map((zone) => zone.id));
+    for (const issue of customerDirectoryIssues(config.customers, zoneIds)) {
+      ctx.addIssue({ code: 'custom', path: ['customers', ...issue.path], message: issue.message });
+    }
     const devicesById = new Map(config.devices.map((device) => [device.id, device]));
     config.devices.forEach((device, index) => reportDuplicates(device.poll_groups, `devices.${index}.poll_groups`, ctx));
     // Devices behind one endpoint share the link: one connection, one queue, one set of link settings.

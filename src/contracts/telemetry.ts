@@ -10,6 +10,10 @@ export const topics = {
   connectorState: (site: string, connector: string) => `${TOPIC_ROOT}/${site}/connectors/${connector}/state`,
   command: (site: string, device: string) => `${TOPIC_ROOT}/${site}/${device}/command`,
   commandResult: (site: string, device: string) => `${TOPIC_ROOT}/${site}/${device}/command/result`,
+  /** The engine's anomaly events (opened, updated, closed), QoS 1, after they are stored. */
+  anomalies: (site: string) => `${TOPIC_ROOT}/${site}/anomalies`,
+  /** The engine's incident events (opened, updated, closed, merged), QoS 1, after they are stored. */
+  incidents: (site: string) => `${TOPIC_ROOT}/${site}/incidents`,
   /** Every device's telemetry of every site, for subscribers. */
   allTelemetry: `${TOPIC_ROOT}/+/+/telemetry`,
 } as const;

@@ -12,10 +12,12 @@ import { ConnectorMetrics } from '../../connectors/metrics.js';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
 import { createApp } from '../api/app.js';
+import { registerCustomerAccounts } from '../complaints/customer-accounts.js';
 import { metricsRoute } from '../api/routes/metrics.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
 import type { SiteConfig } from '../contracts/site.js';
 import { DeviceStatusTracker } from '../engine/device-status.js';
+import { LiveEngine } from '../engine/live-engine.js';
 import { TelemetryIngest } from '../ingest/telemetry-ingest.js';
 import type { Logger } from '../log.js';
 import { migrate, type MigrationReport, type StorageFlavour } from '../storage/migrate.js';
@@ -58,9 +60,16 @@ export class Services {
     return this.pool;
   }
 
-  /** Registers the site config's zones, devices and tags; returns the tag ids. */
+  /** Registers the site config's zones, devices, tags and customer accounts; returns the tag ids. */
   registeredTags(): Promise<TagIds> {
-    this.tagIds ??= this.database().then((pool) => registerSite(pool, this.site));
+    this.tagIds ??= this.database().then(async (pool) => {
+      const tagIds = await registerSite(pool, this.site);
+      // A relative accounts_file is read from beside the site file.
+      const baseDir = this.env.siteConfigFile === '' ? undefined : path.dirname(path.resolve(this.env.siteConfigFile));
+      const { accounts } = await registerCustomerAccounts(pool, this.site, { baseDir });
+      if (accounts > 0) this.log.info({ accounts }, 'customer accounts registered');
+      return tagIds;
+    });
     return this.tagIds;
   }
 
@@ -203,12 +212,15 @@ export async function startIngest(services: Services): Promise<TelemetryIngest> 
   return ingest;
 }
 
-export async function startEngine(services: Services): Promise<DeviceStatusTracker> {
+export async function startEngine(services: Services): Promise<{ tracker: DeviceStatusTracker; engine: LiveEngine }> {
   const [pool, url] = await Promise.all([services.database(), services.broker(), services.registeredTags()]);
   const tracker = new DeviceStatusTracker({ mqttUrl: url, pool, log: services.log.child({ component: 'engine' }), clientId: `tirta-engine-${services.site.site.id}-${process.pid}` });
   await tracker.start();
   services.lifecycle.add('engine link-state tracker', () => tracker.stop());
-  return tracker;
+  const engine = new LiveEngine({ mqttUrl: url, pool, site: services.site, log: services.log.child({ component: 'engine' }), clientId: `tirta-engine-${services.site.site.id}-${services.env.instanceId}-${process.pid}` });
+  await engine.start();
+  services.lifecycle.add('engine', () => engine.stop());
+  return { tracker, engine };
 }
 
 export async function startApi(services: Services): Promise<{ server: Server; url: string }> {

@@ -1,31 +1,128 @@
-import { Router } from 'express';
+// Complaint intake and operator verification: one complaint or a bulk import, listing and
+// reading complaints, and an operator's verify or reject.
+import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { complaintBodySchema } from '../../contracts/complaint.js';
-import { acceptComplaint, getComplaint } from '../../complaints/complaint-store.js';
+import {
+  complaintBodySchema,
+  complaintBulkSchema,
+  complaintDecisionBodySchema,
+  complaintVerifications,
+  locationStatuses,
+} from '../../contracts/complaint.js';
+import { acceptComplaint, acceptComplaints, type IntakeResult } from '../../complaints/complaint-intake.js';
+import { decideComplaint, getComplaint, listComplaints, type OperatorDecision, type StoredComplaint } from '../../complaints/complaint-store.js';
+import { StreetGeocoder, type Geocoder } from '../../complaints/geocoder.js';
 import type { ApiDependencies } from '../app.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
 const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
 const complaintIdSchema = z.strictObject({ id: z.uuid() });
 
-export function complaintRoutes(deps: ApiDependencies): Router {
+export interface ComplaintRouteDependencies extends ApiDependencies {
+  /** Places complaints given as addresses; by default the site's streets (`customers.streets`). */
+  geocoder?: Geocoder;
+}
+
+export function complaintRoutes(deps: ComplaintRouteDependencies): Router {
   const router = Router();
   const clock = deps.clock ?? Date.now;
+  const siteId = deps.site.site.id;
+  const geocoder = deps.geocoder ?? new StreetGeocoder(deps.site.customers.streets);
+  const zoneIds = deps.site.zones.map((zone) => zone.id) as [string, ...string[]];
+
+  const listQuery = z
+    .strictObject({
+      zone: z.enum(zoneIds).optional(),
+      status: z.enum(locationStatuses).optional(),
+      verification: z.enum(complaintVerifications).optional(),
+      from: z.iso.datetime({ offset: true }).optional(),
+      to: z.iso.datetime({ offset: true }).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+    })
+    .refine((query) => query.from === undefined || query.to === undefined || Date.parse(query.from) < Date.parse(query.to), { path: ['to'], message: 'to must be after from' });
+
+  const logIntake = (result: IntakeResult) => {
+    const { complaint } = result;
+    if (result.geocodeFailure !== undefined) deps.log.warn({ err: result.geocodeFailure, complaint: complaint.id }, 'geocoder failed; complaint kept unresolved');
+    if (result.created) deps.log.info({ complaint: complaint.id, channel: complaint.channel, zone: complaint.zone, location_status: complaint.location_status }, 'complaint accepted');
+  };
 
   router.post('/complaints', route(async (request, response) => {
     const idempotencyKey = parseOrThrow(idempotencyKeySchema, request.get('Idempotency-Key'), 'header');
     const body = parseOrThrow(complaintBodySchema, request.body, 'body');
-    const { complaint, created } = await acceptComplaint(deps.pool, deps.site, body, { idempotencyKey, receivedAtMs: clock() });
-    if (created) deps.log.info({ complaint: complaint.id, channel: complaint.channel, zone: complaint.zone }, 'complaint accepted');
-    response.status(created ? 201 : 200).location(`/api/v1/complaints/${complaint.id}`).json(complaint);
+    const result = await acceptComplaint(deps.pool, deps.site, body, { idempotencyKey, geocoder, receivedAtMs: clock() });
+    logIntake(result);
+    response.status(result.created ? 201 : 200).location(`/api/v1/complaints/${result.complaint.id}`).json(result.complaint);
+  }));
+
+  // The colon is escaped: unescaped, Express would read ":bulk" as a route parameter.
+  router.post('/complaints\\:bulk', route(async (request, response) => {
+    const idempotencyKey = parseOrThrow(idempotencyKeySchema, request.get('Idempotency-Key'), 'header');
+    const bodies = parseOrThrow(complaintBulkSchema, request.body, 'body');
+    // A retried import with the same key stores nothing new, even for items without external_id.
+    const items = bodies.map((body, index) => ({ body, idempotencyKey: idempotencyKey === undefined ? undefined : `${idempotencyKey}[${index}]` }));
+    const results = await acceptComplaints(deps.pool, deps.site, items, { geocoder, receivedAtMs: clock() });
+    results.forEach(logIntake);
+    const created = results.filter((result) => result.created).length;
+    response.status(created > 0 ? 201 : 200).json({
+      created,
+      existing: results.length - created,
+      items: results.map((result, index) => ({
+        index,
+        id: result.complaint.id,
+        created: result.created,
+        zone: result.complaint.zone,
+        location_status: result.complaint.location_status,
+        verification: result.complaint.verification,
+      })),
+    });
+  }));
+
+  router.get('/complaints', route(async (request, response) => {
+    const query = parseOrThrow(listQuery, request.query, 'query');
+    const complaints = await listComplaints(deps.pool, siteId, {
+      zone: query.zone,
+      locationStatus: query.status,
+      verification: query.verification,
+      fromMs: query.from === undefined ? undefined : Date.parse(query.from),
+      toMs: query.to === undefined ? undefined : Date.parse(query.to),
+      limit: query.limit,
+    });
+    response.json({ complaints });
   }));
 
   router.get('/complaints/:id', route(async (request, response) => {
     const { id } = parseOrThrow(complaintIdSchema, request.params, 'params');
     const complaint = await getComplaint(deps.pool, id);
-    if (complaint === undefined) throw new NotFoundError(`no complaint ${id}`);
+    if (complaint === undefined || complaint.site !== siteId) throw new NotFoundError(`no complaint ${id}`);
     response.json(complaint);
   }));
 
+  const decide = (decision: OperatorDecision) =>
+    route(async (request, response) => {
+      const { id } = parseOrThrow(complaintIdSchema, request.params, 'params');
+      const body = parseOrThrow(complaintDecisionBodySchema, request.body ?? {}, 'body');
+      const outcome = await decideComplaint(deps.pool, siteId, id, { decision, by: body.by, note: body.note, atMs: clock() });
+      if (outcome.outcome === 'not_found') throw new NotFoundError(`no complaint ${id}`);
+      if (outcome.outcome === 'conflict') {
+        conflict(response, decision, outcome.complaint);
+        return;
+      }
+      deps.log.info({ complaint: id, decision, by: body.by }, 'complaint decided by operator');
+      response.json(outcome.complaint);
+    });
+
+  router.post('/complaints/:id/verify', decide('verified'));
+  router.post('/complaints/:id/reject', decide('rejected'));
+
   return router;
+}
+
+function conflict(response: Response, decision: OperatorDecision, complaint: StoredComplaint): void {
+  const action = decision === 'verified' ? 'verify' : 'reject';
+  const why =
+    complaint.verification === 'verified_by_telemetry'
+      ? 'it is already verified by telemetry'
+      : `an operator already decided it (${complaint.verification}${complaint.verified_by === null ? '' : ` by ${complaint.verified_by}`})`;
+  response.status(409).json({ error: 'conflict', message: `cannot ${action} complaint ${complaint.id}: ${why}`, complaint });
 }
