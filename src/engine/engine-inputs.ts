@@ -3,8 +3,7 @@
 // complaint's assignment to an incident and its verification by telemetry.
 import type pg from 'pg';
 import type { CorrelationEvent, EngineComplaint } from '../contracts/incident.js';
-import type { OperatorDecision } from './event-time-engine.js';
-import { complainantOf } from '../replay/replay.js';
+import { complainantOf, type OperatorDecision } from './event-time-engine.js';
 
 const BATCH = 1000;
 

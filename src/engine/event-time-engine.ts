@@ -5,6 +5,7 @@
 // time, then kind, then id) however the inputs interleaved on arrival. Same inputs, same output,
 // live or offline.
 import type { AnomalyEvent, EngineSample } from '../contracts/anomaly.js';
+import type { ComplaintBody } from '../contracts/complaint.js';
 import type { CorrelationEvent, EngineComplaint } from '../contracts/incident.js';
 import type { SiteConfig } from '../contracts/site.js';
 import { Correlator } from './correlation/correlator.js';
@@ -98,4 +99,11 @@ export class EventTimeEngine {
     if (this.listener.correlation === undefined) return;
     for (const event of events) this.listener.correlation(event);
   }
+}
+
+/** The same person calling twice counts once: by contact, else by customer account. */
+export function complainantOf(body: Pick<ComplaintBody, 'contact' | 'location'>): string | null {
+  if (body.contact !== undefined) return body.contact.replace(/[\s-]/g, '').toLowerCase();
+  if ('account' in body.location) return `account:${body.location.account}`;
+  return null;
 }

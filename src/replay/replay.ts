@@ -3,11 +3,10 @@
 // engine in one order (samples by time, ties in file order; complaints by report time).
 import { writeFile } from 'node:fs/promises';
 import { anomalyToJson, type Anomaly } from '../contracts/anomaly.js';
-import type { ComplaintBody } from '../contracts/complaint.js';
 import { incidentToJson, workOrderToJson, type EngineComplaint } from '../contracts/incident.js';
 import type { SiteConfig } from '../contracts/site.js';
 import { placeComplaint } from '../complaints/complaint-store.js';
-import { EventTimeEngine } from '../engine/event-time-engine.js';
+import { complainantOf, EventTimeEngine } from '../engine/event-time-engine.js';
 import { readComplaintsJsonl, type ReplayComplaint } from './complaints-jsonl.js';
 import { readTelemetryCsv } from './telemetry-csv.js';
 
@@ -81,13 +80,6 @@ export function engineComplaint(complaint: ReplayComplaint, site: SiteConfig): E
     reportedAtMs: Date.parse(complaint.reported_at),
     complainant: complainantOf(complaint),
   };
-}
-
-/** The same person calling twice counts once: by contact, else by customer account. */
-export function complainantOf(body: Pick<ComplaintBody, 'contact' | 'location'>): string | null {
-  if (body.contact !== undefined) return body.contact.replace(/[\s-]/g, '').toLowerCase();
-  if ('account' in body.location) return `account:${body.location.account}`;
-  return null;
 }
 
 export async function writeReplayOutput(file: string, output: ReplayOutput): Promise<void> {

@@ -11,6 +11,7 @@ import { freePort } from '../../src/runtime/embedded-services.js';
 import { ModbusPlantServer } from '../../simulators/modbus/modbus-plant-server.js';
 import { SyntheticPlant } from '../../simulators/plant/synthetic-plant.js';
 import { startPymodbusServer } from '../support/pymodbus-server.js';
+import { replayYear } from './replay-year.js';
 import { ingestThroughput, telemetryQueryLatency } from './telemetry-store.js';
 import { detectionQuality } from './detection-quality.js';
 
@@ -194,6 +195,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'hydraulic-model', description: 'one day of the demo network at 1-minute steps', run: simulateDay },
   { name: 'modbus-connector', description: '10,000 tags on 20 simulated PLCs at 1 s, planned reads against one read per tag', run: connectorScale },
   { name: 'telemetry-ingest', description: 'points per second from MQTT into PostgreSQL, against a raw COPY of the same rows', run: ingestThroughput },
+  { name: 'replay-year', description: 'tirta replay over a year of 5-minute data for 50 tags', run: replayYear },
   { name: 'telemetry-query', description: 'p50 and p95 of a 7-day, 1-minute query of 10 tags over 30 days of data', run: telemetryQueryLatency },
   { name: 'detection-quality', description: 'incidents, complaint assignment and work orders scored against simulated ground truth (leaks, a burst, pump trips, sensor faults, a normal day; 3 seeds)', run: detectionQuality },
 ];
