@@ -7,6 +7,7 @@
 // advisory lock from insert to commit, which makes seq order commit order.
 import type pg from 'pg';
 import type { ComplaintBody, ComplaintVerificationState, LocationStatus } from '../contracts/complaint.js';
+import { inTransaction } from '../storage/sql.js';
 import type { ComplaintPlacement } from './complaint-location.js';
 
 export { placeComplaint, type ComplaintPlacement } from './complaint-location.js';
@@ -64,9 +65,7 @@ export async function storeComplaints(
   receivedAtMs: number,
 ): Promise<Array<{ complaint: StoredComplaint; created: boolean }>> {
   const receivedAt = new Date(receivedAtMs);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [complaintFeedLock(siteId)]);
     const results: Array<{ complaint: StoredComplaint; created: boolean }> = [];
     for (const { body, placement, idempotencyKey } of complaints) {
@@ -105,14 +104,8 @@ export async function storeComplaints(
       if (existing.rows[0] === undefined) throw new Error('complaint insert conflicted but no matching complaint was found');
       results.push({ complaint: toComplaint(existing.rows[0]), created: false });
     }
-    await client.query('COMMIT');
     return results;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function getComplaint(db: Queryable, id: string): Promise<StoredComplaint | undefined> {
@@ -207,21 +200,14 @@ export async function decideComplaint(
   complaintId: string,
   decision: { decision: OperatorDecision; by: string; note?: string | undefined; atMs: number },
 ): Promise<DecisionOutcome> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  // Nothing is written on the way out of a refused decision, so its transaction may simply commit.
+  return inTransaction(pool, async (client): Promise<DecisionOutcome> => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [decisionFeedLock(siteId)]);
     const { rows } = await client.query(`SELECT ${COLUMNS} FROM complaint WHERE id = $1 AND site_id = $2 FOR UPDATE`, [complaintId, siteId]);
-    if (rows[0] === undefined) {
-      await client.query('ROLLBACK');
-      return { outcome: 'not_found' };
-    }
+    if (rows[0] === undefined) return { outcome: 'not_found' };
     const current = toComplaint(rows[0]);
     const allowedFrom: readonly ComplaintVerificationState[] = decision.decision === 'verified' ? ['pending'] : ['pending', 'verified_by_telemetry'];
-    if (!allowedFrom.includes(current.verification)) {
-      await client.query('ROLLBACK');
-      return { outcome: 'conflict', complaint: current };
-    }
+    if (!allowedFrom.includes(current.verification)) return { outcome: 'conflict', complaint: current };
     const at = new Date(decision.atMs);
     const updated = await client.query(
       `UPDATE complaint SET verification = $2, verified_at = $3, verified_by = $4, verification_note = $5 WHERE id = $1 RETURNING ${COLUMNS}`,
@@ -231,14 +217,8 @@ export async function decideComplaint(
       'INSERT INTO complaint_decision (site_id, complaint_id, decision, by, note, at) VALUES ($1, $2, $3, $4, $5, $6)',
       [siteId, complaintId, decision.decision, decision.by, decision.note ?? null, at],
     );
-    await client.query('COMMIT');
     return { outcome: 'decided', complaint: toComplaint(updated.rows[0]) };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
