@@ -21,6 +21,11 @@ const matchSchema = z
     max_distance_m: z.number().positive().max(100_000).default(2000),
     /** Place score of an anomaly on a tag with neither zone nor location (a pump station feeding the whole network). */
     sitewide_place_score: z.number().min(0).max(1).default(0.5),
+    /**
+     * Anomaly kinds on such a tag that can explain a complaint anywhere. Flows at a pump station
+     * swing with every pump start, so a flow anomaly there says nothing about where a leak is.
+     */
+    sitewide_kinds: anomalyKinds.default(['pump_trip', 'pressure_very_low', 'pressure_low', 'pressure_drop']),
     weight_place: z.number().min(0).max(1).default(0.4),
     weight_time: z.number().min(0).max(1).default(0.35),
     weight_confidence: z.number().min(0).max(1).default(0.25),

@@ -120,6 +120,7 @@ describe('correlation: complaint-to-anomaly score', () => {
     ['leak_burst against a flow rise', complaint('a', 'leak_burst', T0 + 10 * MINUTE), anomaly('flow_above_profile', 'd1.flow', T0, { confidence: 0.5 }), 0.4 + 0.35 + 0.25 * 0.5],
     ['another zone 10 km away', complaint('a', 'no_water', T0 + 10 * MINUTE, { zone: 'dma-2' }), veryLow, 0],
     ['a sitewide pump trip', complaint('a', 'no_water', T0 + 10 * MINUTE, { zone: 'dma-2' }), anomaly('pump_trip', 'ps.pump', T0), 0.4 * 0.5 + 0.35 + 0.25 * 0.9],
+    ['a sitewide flow rise, which places no leak', complaint('a', 'leak_burst', T0 + 10 * MINUTE, { zone: 'dma-2' }), anomaly('flow_above_profile', 'ps.pump', T0), 0],
     ['a doubtful sitewide pump trip', complaint('a', 'no_water', T0 + 10 * MINUTE, { zone: 'dma-2' }), anomaly('pump_trip', 'ps.pump', T0, { confidence: 0.2 }), 0.4 * 0.5 + 0.35 + 0.25 * 0.2],
   ];
   for (const [name, theComplaint, theAnomaly, expected] of cases) {

@@ -295,13 +295,13 @@ export class Correlator {
   }
 
   private candidateZones(anomaly: Anomaly): readonly string[] | 'all' {
-    const key = `${anomaly.tag}\u0000${anomaly.zone ?? NO_ZONE}`;
+    const key = `${anomaly.tag}\u0000${anomaly.zone ?? NO_ZONE}\u0000${anomaly.kind}`;
     const cached = this.candidateZonesCache.get(key);
     if (cached !== undefined) return cached;
     const location = this.tagLocations.get(anomaly.tag);
     let zones: readonly string[] | 'all';
     if (anomaly.zone === null && location === undefined) {
-      zones = this.settings.match.sitewide_place_score > 0 ? 'all' : [];
+      zones = this.settings.match.sitewide_place_score > 0 && (this.settings.match.sitewide_kinds as readonly string[]).includes(anomaly.kind) ? 'all' : [];
     } else {
       const ids = new Set<string>();
       if (anomaly.zone !== null) ids.add(anomaly.zone);

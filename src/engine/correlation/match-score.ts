@@ -34,16 +34,16 @@ export function matchScore(complaint: EngineComplaint, anomaly: Anomaly, tagLoca
 
 /**
  * 1 in the anomaly's own zone; otherwise falling linearly from 1 at the tag to 0 at max_distance_m
- * when both locations are known; sitewide_place_score for a tag with neither zone nor location.
+ * when both locations are known; sitewide_place_score for an anomaly of a sitewide kind on a tag with neither zone nor location.
  * The best of those that apply.
  */
-export function placeScore(complaint: Pick<EngineComplaint, 'zone' | 'location'>, anomaly: Pick<Anomaly, 'zone'>, tagLocation: LatLon | undefined, settings: MatchSettings): number {
+export function placeScore(complaint: Pick<EngineComplaint, 'zone' | 'location'>, anomaly: Pick<Anomaly, 'zone' | 'kind'>, tagLocation: LatLon | undefined, settings: MatchSettings): number {
   let score = 0;
   if (anomaly.zone !== null && complaint.zone === anomaly.zone) score = 1;
   if (complaint.location !== null && tagLocation !== undefined) {
     score = Math.max(score, 1 - distanceM(complaint.location, tagLocation) / settings.max_distance_m);
   }
-  if (anomaly.zone === null && tagLocation === undefined) score = Math.max(score, settings.sitewide_place_score);
+  if (anomaly.zone === null && tagLocation === undefined && (settings.sitewide_kinds as readonly string[]).includes(anomaly.kind)) score = Math.max(score, settings.sitewide_place_score);
   return Math.max(0, score);
 }
 
