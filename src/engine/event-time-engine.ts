@@ -29,6 +29,8 @@ export class EventTimeEngine {
   readonly detectors: DetectorBank;
   readonly correlator: Correlator;
   private pending: Pending[] = [];
+  /** The earliest time in `pending`, so that a watermark step with nothing due costs nothing. */
+  private earliestPendingMs = Number.POSITIVE_INFINITY;
   private watermarkMs = Number.NEGATIVE_INFINITY;
 
   constructor(site: SiteConfig, private readonly listener: EngineListener = {}) {
@@ -50,11 +52,11 @@ export class EventTimeEngine {
   }
 
   complaint(complaint: EngineComplaint): void {
-    this.pending.push({ timeMs: complaint.reportedAtMs, rank: 1, key: complaint.id, complaint });
+    this.enqueue({ timeMs: complaint.reportedAtMs, rank: 1, key: complaint.id, complaint });
   }
 
   decision(decision: OperatorDecision): void {
-    this.pending.push({ timeMs: decision.atMs, rank: 2, key: decision.key, decision });
+    this.enqueue({ timeMs: decision.atMs, rank: 2, key: decision.key, decision });
   }
 
   /**
@@ -65,7 +67,7 @@ export class EventTimeEngine {
     if (timeMs <= this.watermarkMs) return;
     this.watermarkMs = timeMs;
     this.hold(this.detectors.advanceTo(timeMs));
-    this.release((item) => item.timeMs < timeMs);
+    if (this.earliestPendingMs < timeMs) this.release((item) => item.timeMs < timeMs);
     this.emit(this.correlator.advanceTo(timeMs));
   }
 
@@ -77,16 +79,29 @@ export class EventTimeEngine {
   private hold(events: AnomalyEvent[]): void {
     for (const event of events) {
       this.listener.anomaly?.(event);
-      this.pending.push({ timeMs: event.atMs, rank: 0, key: `${event.anomaly.id}:${ANOMALY_EVENT_RANK[event.type]}`, event });
+      this.enqueue({ timeMs: event.atMs, rank: 0, key: `${event.anomaly.id}:${ANOMALY_EVENT_RANK[event.type]}`, event });
     }
+  }
+
+  private enqueue(item: Pending): void {
+    this.pending.push(item);
+    if (item.timeMs < this.earliestPendingMs) this.earliestPendingMs = item.timeMs;
   }
 
   private release(ready: (item: Pending) => boolean): void {
     if (this.pending.length === 0) return;
     const now: Pending[] = [];
     const later: Pending[] = [];
-    for (const item of this.pending) (ready(item) ? now : later).push(item);
+    let earliestLater = Number.POSITIVE_INFINITY;
+    for (const item of this.pending) {
+      if (ready(item)) now.push(item);
+      else {
+        later.push(item);
+        if (item.timeMs < earliestLater) earliestLater = item.timeMs;
+      }
+    }
     this.pending = later;
+    this.earliestPendingMs = earliestLater;
     now.sort((a, b) => a.timeMs - b.timeMs || a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const item of now) {
       if (item.rank === 0) this.emit(this.correlator.anomaly(item.event));
