@@ -19,12 +19,11 @@ const COPY_CHUNK_ROWS = 4096;
 /**
  * Writes a batch in one transaction with COPY, the fastest path into PostgreSQL. A sample
  * already stored for the same (tag, time) is skipped, so redelivered MQTT messages never
- * duplicate rows: the batch is copied straight into the table, and only when that meets a
- * stored key (a redelivery, which is rare) is it copied again into a staging table and merged
- * with ON CONFLICT DO NOTHING. Returns the number of new rows.
+ * duplicate rows: the batch is copied straight into the table, and only when that meets a key
+ * already stored or twice in the batch (a redelivery, which is rare) is it copied again into a
+ * staging table and merged with ON CONFLICT DO NOTHING. Returns the number of new rows.
  */
-export async function writeTelemetry(pool: pg.Pool, batch: readonly TelemetryRow[]): Promise<number> {
-  const rows = lastPerKey(batch);
+export async function writeTelemetry(pool: pg.Pool, rows: readonly TelemetryRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -59,13 +58,6 @@ export async function writeTelemetry(pool: pg.Pool, batch: readonly TelemetryRow
     // A connection that failed mid-COPY (or was terminated) is discarded, not reused.
     client.release(broken);
   }
-}
-
-/** One row per (tag, time), the last one received winning, as a redelivery within one batch would otherwise abort the COPY. */
-function lastPerKey(rows: readonly TelemetryRow[]): readonly TelemetryRow[] {
-  const byKey = new Map<string, TelemetryRow>();
-  for (const row of rows) byKey.set(`${row.tagId}:${row.timeMs}`, row);
-  return byKey.size === rows.length ? rows : [...byKey.values()];
 }
 
 async function copyRows(client: pg.PoolClient, table: 'telemetry' | 'telemetry_incoming', rows: readonly TelemetryRow[]): Promise<void> {
