@@ -137,7 +137,7 @@ const commands: Record<string, Command> = {
     details: `Runs the same detectors and correlation as the live engine over a telemetry CSV and a complaints JSONL file, on the data's own timestamps, and writes the anomalies, incidents and work orders as JSON. The same inputs give the same output. Needs no database or broker.
 Telemetry CSV, long form:  time,tag,value[,quality]   (quality good|uncertain|bad or 0|1|2)
                wide form:  time,<tag>,<tag>,...       (one row per time; an empty cell is no sample)
-Times are ISO 8601 with a zone (2026-01-01T07:00:00+07:00) or epoch milliseconds. Complaints: one JSON object per line, the body of POST /api/v1/complaints with "id" and "reported_at".`,
+Times are ISO 8601 with a zone (2026-01-01T07:00:00+07:00) or epoch milliseconds. Complaints: one JSON object per line, the body of POST /api/v1/complaints with "id" and "reported_at"; addresses and accounts are placed by the site file's streets and inline accounts.`,
     options: `  --telemetry FILE    recorded telemetry, CSV (required)
   --complaints FILE   recorded complaints, JSON lines
   --out FILE          where to write the result (default: standard output)`,

@@ -5,7 +5,10 @@ import { writeFile } from 'node:fs/promises';
 import { anomalyToJson, type Anomaly } from '../contracts/anomaly.js';
 import { incidentToJson, workOrderToJson, type EngineComplaint } from '../contracts/incident.js';
 import type { SiteConfig } from '../contracts/site.js';
-import { placeComplaint } from '../complaints/complaint-store.js';
+import { locateComplaints } from '../complaints/complaint-location.js';
+import type { AccountPlace } from '../complaints/customer-accounts.js';
+import { StreetGeocoder } from '../complaints/geocoder.js';
+import { accountKey } from '../contracts/customers.js';
 import { complainantOf, EventTimeEngine } from '../engine/event-time-engine.js';
 import { readComplaintsJsonl, type ReplayComplaint } from './complaints-jsonl.js';
 import { readTelemetryCsv } from './telemetry-csv.js';
@@ -50,7 +53,7 @@ export async function runReplay(input: ReplayInput): Promise<ReplayOutput & { un
 
   const complaints = input.complaintsFile === undefined ? [] : await readComplaintsJsonl(input.complaintsFile);
   const columns = await readTelemetryCsv(input.telemetryFile, { knownTags: new Set(site.tags.map((tag) => tag.id)), onProgress: (lines) => progress('reading', lines, 0) });
-  for (const complaint of complaints) engine.complaint(engineComplaint(complaint, site));
+  for (const complaint of await engineComplaints(complaints, site)) engine.complaint(complaint);
 
   const { length, tags, tagIndex, timeMs, value, quality } = columns;
   let currentTime = Number.NEGATIVE_INFINITY;
@@ -69,17 +72,30 @@ export async function runReplay(input: ReplayInput): Promise<ReplayOutput & { un
   return { ...replayOutput(anomalies.values(), engine), unknownTags: Object.fromEntries(columns.unknownTagSamples) };
 }
 
-/** A recorded complaint as the engine takes it, located the way the API locates one. */
-export function engineComplaint(complaint: ReplayComplaint, site: SiteConfig): EngineComplaint {
-  const placement = placeComplaint(complaint.location, site);
-  return {
-    id: complaint.id,
-    category: complaint.category,
-    zone: placement.zone,
-    location: placement.lat === null || placement.lon === null ? null : { lat: placement.lat, lon: placement.lon },
-    reportedAtMs: Date.parse(complaint.reported_at),
-    complainant: complainantOf(complaint),
-  };
+/**
+ * Recorded complaints as the engine takes them, located the way the API locates them: coordinates
+ * by zone polygon, accounts from the site file's inline directory, addresses by its streets.
+ */
+export async function engineComplaints(complaints: readonly ReplayComplaint[], site: SiteConfig): Promise<EngineComplaint[]> {
+  const directory = new Map(site.customers.accounts.map((account): [string, AccountPlace] => [accountKey(account.account), { account: account.account, zone: account.zone, lat: account.location?.lat ?? null, lon: account.location?.lon ?? null }]));
+  const located = await locateComplaints(complaints.map((complaint) => complaint.location), site, {
+    findAccounts: async (accounts) => new Map(accounts.flatMap((account) => {
+      const place = directory.get(accountKey(account));
+      return place === undefined ? [] : [[accountKey(account), place] as [string, AccountPlace]];
+    })),
+    geocoder: new StreetGeocoder(site.customers.streets),
+  });
+  return complaints.map((complaint, index) => {
+    const { placement } = located[index]!;
+    return {
+      id: complaint.id,
+      category: complaint.category,
+      zone: placement.zone,
+      location: placement.lat === null || placement.lon === null ? null : { lat: placement.lat, lon: placement.lon },
+      reportedAtMs: Date.parse(complaint.reported_at),
+      complainant: complainantOf(complaint),
+    };
+  });
 }
 
 export async function writeReplayOutput(file: string, output: ReplayOutput): Promise<void> {

@@ -15,7 +15,7 @@ import { complaintSettingsSchema, parseScenario, type Scenario, type ScenarioEve
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { loadSiteConfig } from '../../src/config/site-loader.js';
 import { EventTimeEngine } from '../../src/engine/event-time-engine.js';
-import { engineComplaint } from '../../src/replay/replay.js';
+import { engineComplaints } from '../../src/replay/replay.js';
 import type { GroundTruthRecord } from '../../simulators/scenarios/ground-truth.js';
 import { recordScenario, type Recording } from '../../simulators/scenarios/scenario-recorder.js';
 import type { BenchmarkResult, Figure } from './benchmarks.js';
@@ -103,7 +103,7 @@ export interface EngineRun {
  * stored history; then exactly the calls `runReplay` makes (every complaint first, then samples
  * in time order with the watermark moved to each new time, then finish).
  */
-export function runEngine(site: SiteConfig, recording: Recording): EngineRun {
+export async function runEngine(site: SiteConfig, recording: Recording): Promise<EngineRun> {
   const anomalies = new Map<string, Anomaly>();
   const mergedInto = new Map<string, string>();
   const engine = new EventTimeEngine(site, {
@@ -113,7 +113,7 @@ export function runEngine(site: SiteConfig, recording: Recording): EngineRun {
     },
   });
   engine.learn(recording.samples.slice(0, recording.warmupSampleCount));
-  for (const complaint of recording.complaints) engine.complaint(engineComplaint(complaint, site));
+  for (const complaint of await engineComplaints(recording.complaints, site)) engine.complaint(complaint);
   let currentTime = Number.NEGATIVE_INFINITY;
   for (let index = recording.warmupSampleCount; index < recording.samples.length; index += 1) {
     const sample = recording.samples[index]!;
@@ -377,7 +377,7 @@ export async function measureDetectionQuality(log: (line: string) => void = () =
     const startedAt = performance.now();
     const { recording, slots } = await recordSuite(site, suite, seed, slotHour, index * 2);
     const recordedAt = performance.now();
-    const run = runEngine(site, recording);
+    const run = await runEngine(site, recording);
     runs.push(scoreRun(seed, recording, slots, run));
     log(`seed ${seed}: recorded ${recording.samples.length} samples and ${recording.complaints.length} complaints in ${((recordedAt - startedAt) / 1000).toFixed(1)} s, engine ${((performance.now() - recordedAt) / 1000).toFixed(1)} s`);
   }

@@ -13,7 +13,7 @@ import { topics, type TelemetryBatch } from '../../src/contracts/telemetry.js';
 import { LiveEngine } from '../../src/engine/live-engine.js';
 import { listIncidents } from '../../src/engine/engine-store.js';
 import { silentLogger } from '../../src/log.js';
-import { runReplay, type ReplayOutput } from '../../src/replay/replay.js';
+import { engineComplaints, runReplay, type ReplayOutput } from '../../src/replay/replay.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { registerSite } from '../../src/storage/site-registry.js';
 import { pgDatabase } from '../../src/storage/sql.js';
@@ -69,6 +69,20 @@ describe('engine replay', function () {
     expect(result.work_orders.filter((order) => order.incident_id === incident.id)).to.have.length(1);
     // The unrelated quality complaint in DMA B opens nothing on its own.
     expect(result.incidents.flatMap((candidate) => candidate.complaint_ids)).not.to.include('c-9');
+  });
+
+  it('locates recorded complaints by account and by street the way the API does', async () => {
+    const base = syntheticSite();
+    const site = { ...base, customers: { ...base.customers, accounts: [{ account: '01-2345', zone: 'dma-b' }], streets: [{ name: 'Jalan Merdeka', aliases: [], zone: 'dma-a' }] } };
+    const [byAccount, byStreet, unknown] = await engineComplaints(
+      [
+        { ...syntheticComplaints()[0]!, id: 'a', location: { account: '012345' } },
+        { ...syntheticComplaints()[0]!, id: 's', location: { address: 'Jl. Merdeka no. 4' } },
+        { ...syntheticComplaints()[0]!, id: 'u', location: { address: 'Jalan Tak Dikenal 1' } },
+      ],
+      site,
+    );
+    expect([byAccount!.zone, byStreet!.zone, unknown!.zone]).to.deep.equal(['dma-b', 'dma-a', null]);
   });
 
   it('reads the wide form and epoch-millisecond times to the same result as the long form', async () => {

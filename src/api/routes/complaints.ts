@@ -11,19 +11,14 @@ import {
 } from '../../contracts/complaint.js';
 import { acceptComplaint, acceptComplaints, type IntakeResult } from '../../complaints/complaint-intake.js';
 import { decideComplaint, getComplaint, listComplaints, type OperatorDecision, type StoredComplaint } from '../../complaints/complaint-store.js';
-import { StreetGeocoder, type Geocoder } from '../../complaints/geocoder.js';
+import { StreetGeocoder } from '../../complaints/geocoder.js';
 import type { ApiDependencies } from '../app.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
 const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
 const complaintIdSchema = z.strictObject({ id: z.uuid() });
 
-export interface ComplaintRouteDependencies extends ApiDependencies {
-  /** Places complaints given as addresses; by default the site's streets (`customers.streets`). */
-  geocoder?: Geocoder;
-}
-
-export function complaintRoutes(deps: ComplaintRouteDependencies): Router {
+export function complaintRoutes(deps: ApiDependencies): Router {
   const router = Router();
   const clock = deps.clock ?? Date.now;
   const siteId = deps.site.site.id;
