@@ -1,4 +1,4 @@
-// The HTTP API: health, tags, telemetry and complaint intake. Domain work is delegated to the
+// The HTTP API: health, tags, telemetry, complaint intake, incidents, work orders and crews. Domain work is delegated to the
 // storage and complaint modules; this layer validates, maps errors to status codes and logs.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type pg from 'pg';
@@ -6,11 +6,14 @@ import type { Geocoder } from '../complaints/geocoder.js';
 import type { SiteConfig } from '../contracts/site.js';
 import type { Logger } from '../log.js';
 import type { StorageFlavour } from '../storage/migrate.js';
+import { WorkOrderConflictError, WorkOrderInputError, WorkOrderNotFoundError } from '../workorders/work-orders.js';
 import { complaintRoutes } from './routes/complaints.js';
 import { healthRoutes, type HealthProbe } from './routes/health.js';
 import { incidentRoutes } from './routes/incidents.js';
+import { kpiRoutes } from './routes/kpi.js';
 import { metricsRoute } from './routes/metrics.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { workOrderRoutes } from './routes/work-orders.js';
 import { NotFoundError, RequestValidationError } from './validation.js';
 
 export interface ApiDependencies {
@@ -40,6 +43,8 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use('/api/v1', telemetryRoutes(deps));
   app.use('/api/v1', complaintRoutes(deps));
   app.use('/api/v1', incidentRoutes(deps));
+  app.use('/api/v1', workOrderRoutes(deps));
+  app.use('/api/v1', kpiRoutes(deps));
   app.use((request: Request, response: Response) => {
     response.status(404).json({ error: 'not_found', message: `no route for ${request.method} ${request.path}` });
   });
@@ -48,7 +53,15 @@ export function createApp(deps: ApiDependencies): express.Express {
       response.status(400).json({ error: 'validation_failed', message: error.message, issues: error.issues });
       return;
     }
-    if (error instanceof NotFoundError) {
+    if (error instanceof WorkOrderConflictError) {
+      response.status(409).json({ error: error.code, message: error.message, status: error.current.status, version: error.current.version, allowed_actions: error.current.allowedActions });
+      return;
+    }
+    if (error instanceof WorkOrderInputError) {
+      response.status(400).json({ error: 'validation_failed', message: error.message, issues: [{ field: error.field, message: error.reason }] });
+      return;
+    }
+    if (error instanceof NotFoundError || error instanceof WorkOrderNotFoundError) {
       response.status(404).json({ error: 'not_found', message: error.message });
       return;
     }

@@ -3,20 +3,15 @@
 // map addresses to a zone for the built-in geocoder. Large account lists belong in a CSV file
 // (`accounts_file`), loaded into the database at start rather than held in memory.
 import { z } from 'zod';
+import { latLonSchema } from './primitives.js';
 
-// Declared here rather than imported from site.ts: site.ts imports this module, and the cycle
-// would leave the imported schema undefined while this one is evaluated.
-const position = z.strictObject({
-  lat: z.number().min(-90).max(90),
-  lon: z.number().min(-180).max(180),
-});
 const zoneId = z.string().min(1).max(64);
 
 export const customerAccountSchema = z.strictObject({
   /** The account number as the utility prints it; matched ignoring case, spaces, "-", "." and "/". */
   account: z.string().trim().min(1).max(64),
   zone: zoneId,
-  location: position.optional(),
+  location: latLonSchema.optional(),
   address: z.string().trim().min(1).max(500).optional(),
 });
 export type CustomerAccount = z.infer<typeof customerAccountSchema>;
@@ -27,7 +22,7 @@ export const streetSchema = z.strictObject({
   aliases: z.array(z.string().trim().min(1).max(200)).default([]),
   zone: zoneId,
   /** A representative point (the street's middle), given to the engine as the complaint's location. */
-  location: position.optional(),
+  location: latLonSchema.optional(),
 });
 export type Street = z.infer<typeof streetSchema>;
 

@@ -6,18 +6,10 @@ import { connectorSettingsSchema } from './connector-settings.js';
 import { correlationSettingsSchema } from './correlation-settings.js';
 import { customerDirectoryIssues, customerDirectorySchema } from './customers.js';
 import { detectionSettingsSchema } from './detection-settings.js';
+import { dispatchIssues, dispatchSettingsSchema } from './dispatch.js';
+import { identifier, latLonSchema } from './primitives.js';
 
-const identifier = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must start with a letter or digit and contain only letters, digits, "_", "." or "-"');
-
-export const latLonSchema = z.strictObject({
-  lat: z.number().min(-90).max(90),
-  lon: z.number().min(-180).max(180),
-});
-export type LatLon = z.infer<typeof latLonSchema>;
+export { latLonSchema, type LatLon } from './primitives.js';
 
 /** A GeoJSON position is [longitude, latitude]. */
 const position = z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]);
@@ -284,6 +276,7 @@ export const siteConfigSchema = z
     detection: detectionSettingsSchema.prefault({}),
     correlation: correlationSettingsSchema.prefault({}),
     customers: customerDirectorySchema.prefault({}),
+    dispatch: dispatchSettingsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     reportDuplicates(config.zones, 'zones', ctx);
@@ -292,6 +285,9 @@ export const siteConfigSchema = z
     const zoneIds = new Set(config.zones.map((zone) => zone.id));
     for (const issue of customerDirectoryIssues(config.customers, zoneIds)) {
       ctx.addIssue({ code: 'custom', path: ['customers', ...issue.path], message: issue.message });
+    }
+    for (const issue of dispatchIssues(config.dispatch, zoneIds)) {
+      ctx.addIssue({ code: 'custom', path: ['dispatch', ...issue.path], message: issue.message });
     }
     const devicesById = new Map(config.devices.map((device) => [device.id, device]));
     config.devices.forEach((device, index) => reportDuplicates(device.poll_groups, `devices.${index}.poll_groups`, ctx));

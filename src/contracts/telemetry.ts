@@ -14,6 +14,10 @@ export const topics = {
   anomalies: (site: string) => `${TOPIC_ROOT}/${site}/anomalies`,
   /** The engine's incident events (opened, updated, closed, merged), QoS 1, after they are stored. */
   incidents: (site: string) => `${TOPIC_ROOT}/${site}/incidents`,
+  /** A crew's orders: every change of an order assigned to it, QoS 1, from the outbox after commit. */
+  crewOrders: (crew: string) => `${TOPIC_ROOT}/crews/${crew}/orders`,
+  /** Every change and escalation of the site's work orders, for dashboards, QoS 1, after commit. */
+  workOrders: (site: string) => `${TOPIC_ROOT}/${site}/work-orders`,
   /** Every device's telemetry of every site, for subscribers. */
   allTelemetry: `${TOPIC_ROOT}/+/+/telemetry`,
 } as const;

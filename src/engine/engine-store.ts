@@ -1,8 +1,8 @@
-// The engine's conclusions in PostgreSQL: anomalies, incidents and work-order openings, written
+// The engine's conclusions in PostgreSQL: anomalies and incidents, written
 // idempotently under the engine's deterministic ids, and read back for the API.
 import type pg from 'pg';
 import { anomalyToJson, isSensorFault, type Anomaly } from '../contracts/anomaly.js';
-import { incidentToJson, workOrderToJson, type Incident, type WorkOrderOpening } from '../contracts/incident.js';
+import { incidentToJson, type Incident } from '../contracts/incident.js';
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -29,16 +29,6 @@ export async function saveIncident(db: Queryable, siteId: string, incident: Inci
 
 export async function markIncidentMerged(db: Queryable, from: string, into: string): Promise<void> {
   await db.query('UPDATE incident SET merged_into = $2, updated_at = now() WHERE id = $1', [from, into]);
-}
-
-export async function saveWorkOrderOpening(db: Queryable, siteId: string, order: WorkOrderOpening): Promise<boolean> {
-  const result = await db.query(
-    `INSERT INTO work_order (id, site_id, incident_id, job_type, priority, created_at, due_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT DO NOTHING`,
-    [order.id, siteId, order.incidentId, order.jobType, order.priority, new Date(order.createdAtMs), new Date(order.dueAtMs)],
-  );
-  return (result.rowCount ?? 0) > 0;
 }
 
 export interface AnomalyFilter {
@@ -91,13 +81,6 @@ export async function getIncident(pool: pg.Pool, siteId: string, id: string) {
   const row = rows[0];
   if (row === undefined) return undefined;
   return { ...incidentToJson(incidentFromRow(row)), merged_into: row.merged_into as string | null, work_order_id: row.work_order_id as string | null };
-}
-
-export async function listWorkOrderOpenings(pool: pg.Pool, siteId: string, limit: number) {
-  const { rows } = await pool.query(`SELECT * FROM work_order WHERE site_id = $1 ORDER BY priority, created_at DESC LIMIT $2`, [siteId, limit]);
-  return rows.map((row) =>
-    workOrderToJson({ id: row.id, incidentId: row.incident_id, jobType: row.job_type, priority: row.priority, createdAtMs: (row.created_at as Date).getTime(), dueAtMs: (row.due_at as Date).getTime() }),
-  );
 }
 
 const date = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));

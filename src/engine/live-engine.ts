@@ -17,7 +17,8 @@ import { incidentToJson, type CorrelationEvent } from '../contracts/incident.js'
 import type { SiteConfig } from '../contracts/site.js';
 import { qualityCode, telemetryBatchSchema, topics } from '../contracts/telemetry.js';
 import type { Logger } from '../log.js';
-import { markIncidentMerged, saveAnomaly, saveIncident, saveWorkOrderOpening } from './engine-store.js';
+import { openIncidentWorkOrder } from '../workorders/work-orders.js';
+import { markIncidentMerged, saveAnomaly, saveIncident } from './engine-store.js';
 import { EventTimeEngine } from './event-time-engine.js';
 import { readEngineComplaintsAfter, readOperatorDecisionsAfter, recordComplaintAssignment } from './engine-inputs.js';
 
@@ -238,9 +239,12 @@ export class LiveEngine {
         await recordComplaintAssignment(client, event);
         return;
       case 'work_order_opened':
-        if (await saveWorkOrderOpening(client, siteId, event.workOrder)) {
-          this.counters.workOrders += 1;
-          this.options.log.info({ workOrder: event.workOrder.id, incident: event.workOrder.incidentId, priority: event.workOrder.priority }, 'work order opened');
+        {
+          const order = await openIncidentWorkOrder(client, this.options.site, event.workOrder);
+          if (order !== undefined) {
+            this.counters.workOrders += 1;
+            this.options.log.info({ workOrder: order.id, code: order.code, incident: order.incident_id, priority: order.priority, crew: order.crew, dueAt: order.due_at }, 'work order opened');
+          }
         }
         return;
     }

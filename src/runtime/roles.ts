@@ -25,6 +25,10 @@ import { applyTimescalePolicies, pruneTelemetry } from '../storage/retention.js'
 import { registerSite, type TagIds } from '../storage/site-registry.js';
 import { pgDatabase } from '../storage/sql.js';
 import { startEmbeddedBroker, startEmbeddedPostgres } from './embedded-services.js';
+import { registerCrews } from '../workorders/crews.js';
+import { LoggingChannelAdapter, NotificationSender } from '../workorders/notifications.js';
+import { OutboxRelay } from '../workorders/outbox.js';
+import { raiseSlaEscalations } from '../workorders/work-orders.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export class Services {
@@ -60,7 +64,7 @@ export class Services {
     return this.pool;
   }
 
-  /** Registers the site config's zones, devices, tags and customer accounts; returns the tag ids. */
+  /** Registers the site config's zones, devices, tags, customer accounts and crews; returns the tag ids. */
   registeredTags(): Promise<TagIds> {
     this.tagIds ??= this.database().then(async (pool) => {
       const tagIds = await registerSite(pool, this.site);
@@ -68,6 +72,8 @@ export class Services {
       const baseDir = this.env.siteConfigFile === '' ? undefined : path.dirname(path.resolve(this.env.siteConfigFile));
       const { accounts } = await registerCustomerAccounts(pool, this.site, { baseDir });
       if (accounts > 0) this.log.info({ accounts }, 'customer accounts registered');
+      const roster = await registerCrews(pool, this.site);
+      if (roster.crews > 0) this.log.info(roster, 'crews registered');
       return tagIds;
     });
     return this.tagIds;
@@ -220,7 +226,41 @@ export async function startEngine(services: Services): Promise<{ tracker: Device
   const engine = new LiveEngine({ mqttUrl: url, pool, site: services.site, log: services.log.child({ component: 'engine' }), clientId: `tirta-engine-${services.site.site.id}-${services.env.instanceId}-${process.pid}` });
   await engine.start();
   services.lifecycle.add('engine', () => engine.stop());
+  await startDispatch(services, pool, url);
   return { tracker, engine };
+}
+
+const SLA_CHECK_INTERVAL_MS = 30_000;
+
+/** Dispatch's background work: the outbox relay to crews' phones, SLA escalations, complainant notifications. */
+async function startDispatch(services: Services, pool: pg.Pool, brokerUrl: string): Promise<void> {
+  const log = services.log.child({ component: 'dispatch' });
+  const client = mqtt.connect(brokerUrl, { clientId: `tirta-dispatch-${services.site.site.id}-${services.env.instanceId}-${process.pid}`, reconnectPeriod: 1000 });
+  client.on('error', (error) => log.warn({ err: error }, 'dispatch MQTT connection failed'));
+  services.lifecycle.add('dispatch MQTT connection', () => client.endAsync());
+  const relay = new OutboxRelay({ pool, mqtt: client, log });
+  relay.start();
+  services.lifecycle.add('outbox relay', () => relay.stop());
+  const sender = new NotificationSender({ pool, adapters: [new LoggingChannelAdapter(services.log.child({ component: 'notifications' }))], log });
+  sender.start();
+  services.lifecycle.add('complainant notifications', () => sender.stop());
+  let checking: Promise<void> | undefined;
+  const check = () => {
+    checking ??= raiseSlaEscalations(pool, services.site.site.id, Date.now())
+      .then((raised) => {
+        if (raised.warnings + raised.breaches > 0) log.warn(raised, 'work orders escalated');
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'SLA check failed'))
+      .finally(() => {
+        checking = undefined;
+      });
+  };
+  const timer = setInterval(check, SLA_CHECK_INTERVAL_MS);
+  timer.unref();
+  services.lifecycle.add('SLA monitor', async () => {
+    clearInterval(timer);
+    await checking;
+  });
 }
 
 export async function startApi(services: Services): Promise<{ server: Server; url: string }> {

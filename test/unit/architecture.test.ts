@@ -25,6 +25,7 @@ const rules: Array<{ from: string; mayNotImport: string[]; except?: string[] }> 
   { from: 'src/complaints', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/ingest', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/engine', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
+  { from: 'src/workorders', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/engine'] },
   { from: 'src/api', mayNotImport: ['src/runtime', 'src/cli'] },
 ];
 

@@ -1,9 +1,9 @@
 // What the engine concluded, for operators and dispatchers: anomalies, incidents with their
-// priority reasons, and the work orders incidents opened.
+// priority reasons and the work order each opened.
 import { Router } from 'express';
 import { z } from 'zod';
 import { alarmAnomalyKinds, hydraulicAnomalyKinds, sensorFaultKinds } from '../../contracts/anomaly.js';
-import { getIncident, listAnomalies, listIncidents, listWorkOrderOpenings } from '../../engine/engine-store.js';
+import { getIncident, listAnomalies, listIncidents } from '../../engine/engine-store.js';
 import type { ApiDependencies } from '../app.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
@@ -55,11 +55,6 @@ export function incidentRoutes(deps: ApiDependencies): Router {
     const incident = await getIncident(deps.pool, siteId, id);
     if (incident === undefined) throw new NotFoundError(`no incident ${id}`);
     response.json(incident);
-  }));
-
-  router.get('/work-orders', route(async (request, response) => {
-    const query = parseOrThrow(z.strictObject({ limit }), request.query, 'query');
-    response.json({ work_orders: await listWorkOrderOpenings(deps.pool, siteId, query.limit) });
   }));
 
   return router;

@@ -1,0 +1,86 @@
+// Work orders for dispatchers and crews: the queue, an order with its timeline, manual orders,
+// and the lifecycle actions (assign, acknowledge, start, complete, cancel, reopen), each naming
+// the version it was made against. Crews: the roster with shifts and last known locations.
+import { Router } from 'express';
+import { z } from 'zod';
+import {
+  assignBodySchema,
+  cancelBodySchema,
+  completeBodySchema,
+  crewLocationBodySchema,
+  manualWorkOrderBodySchema,
+  reopenBodySchema,
+  transitionBodySchema,
+  workOrderStatuses,
+  type WorkOrderAction,
+} from '../../contracts/dispatch.js';
+import { crewToJson, listCrews, updateCrewLocation } from '../../workorders/crews.js';
+import { applyWorkOrderAction, createManualWorkOrder, getWorkOrder, listWorkOrders } from '../../workorders/work-orders.js';
+import type { ApiDependencies } from '../app.js';
+import { NotFoundError, parseOrThrow, route } from '../validation.js';
+
+const queueQuery = z.strictObject({
+  status: z.enum(workOrderStatuses).optional(),
+  crew: z.string().min(1).max(64).optional(),
+  open: z.enum(['true', 'false']).transform((text) => text === 'true').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const idParams = z.strictObject({ id: z.string().min(1).max(200) });
+
+const actionBodies: Record<WorkOrderAction, z.ZodType<{ version: number; by: string; note?: string | undefined; crew?: string | undefined; officers?: string[] | undefined }>> = {
+  assign: assignBodySchema,
+  acknowledge: transitionBodySchema,
+  start: transitionBodySchema,
+  complete: completeBodySchema,
+  cancel: cancelBodySchema,
+  reopen: reopenBodySchema,
+};
+
+export function workOrderRoutes(deps: ApiDependencies): Router {
+  const router = Router();
+  const site = deps.site;
+  const now = deps.clock ?? Date.now;
+
+  router.get('/work-orders', route(async (request, response) => {
+    const query = parseOrThrow(queueQuery, request.query, 'query');
+    response.json({ work_orders: await listWorkOrders(deps.pool, site.site.id, query) });
+  }));
+
+  router.post('/work-orders', route(async (request, response) => {
+    const body = parseOrThrow(manualWorkOrderBodySchema, request.body, 'body');
+    const order = await createManualWorkOrder(deps.pool, site, body, now());
+    response.status(201).location(`/api/v1/work-orders/${order.id}`).json(order);
+  }));
+
+  router.get('/work-orders/:id', route(async (request, response) => {
+    const { id } = parseOrThrow(idParams, request.params, 'params');
+    const order = await getWorkOrder(deps.pool, site.site.id, id);
+    if (order === undefined) throw new NotFoundError(`no work order ${id}`);
+    response.json(order);
+  }));
+
+  for (const action of Object.keys(actionBodies) as WorkOrderAction[]) {
+    router.post(`/work-orders/:id/${action}`, route(async (request, response) => {
+      const { id } = parseOrThrow(idParams, request.params, 'params');
+      const body = parseOrThrow(actionBodies[action], request.body, 'body');
+      response.json(await applyWorkOrderAction(deps.pool, site, id, { action, ...body }, now()));
+    }));
+  }
+
+  router.get('/crews', route(async (_request, response) => {
+    const crews = await listCrews(deps.pool, site.site.id);
+    const nowMs = now();
+    response.json({ crews: crews.map((crew) => crewToJson(crew, site.site.timezone, nowMs)) });
+  }));
+
+  router.post('/crews/:id/location', route(async (request, response) => {
+    const { id } = parseOrThrow(idParams, request.params, 'params');
+    const body = parseOrThrow(crewLocationBodySchema, request.body, 'body');
+    const atMs = body.at === undefined ? now() : Date.parse(body.at);
+    if (!(await updateCrewLocation(deps.pool, site.site.id, id, { lat: body.lat, lon: body.lon, atMs }))) throw new NotFoundError(`no crew ${id}`);
+    response.status(204).end();
+  }));
+
+  return router;
+}

@@ -1,0 +1,93 @@
+// The transactional outbox: a change writes the MQTT messages that announce it into `outbox` in
+// its own transaction, so a message exists only if the change committed. The relay publishes
+// committed messages in id order at QoS 1 and marks them published after the broker's PUBACK:
+// at least once, never before the commit. One relay publishes at a time (an advisory lock), so
+// order holds with several engine processes.
+import type { MqttClient } from 'mqtt';
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+
+const RELAY_LOCK_KEY = 0x7469_7274; // "tirt"
+const BATCH_SIZE = 100;
+
+export async function enqueueMessage(client: pg.PoolClient, topic: string, payload: unknown): Promise<void> {
+  await client.query('INSERT INTO outbox (topic, payload) VALUES ($1, $2)', [topic, JSON.stringify(payload)]);
+}
+
+export interface OutboxRelayOptions {
+  pool: pg.Pool;
+  mqtt: MqttClient;
+  log: Logger;
+  pollIntervalMs?: number;
+}
+
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  readonly counters = { published: 0, failures: 0 };
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.drain()
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          this.counters.failures += 1;
+          this.options.log.warn({ err: error }, 'outbox relay cannot publish; retrying');
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(tick, this.options.pollIntervalMs ?? 250);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Publishes every committed message not yet published; returns how many. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const published = await this.publishBatch();
+      total += published;
+      if (published < BATCH_SIZE || this.stopped) return total;
+    }
+  }
+
+  private async publishBatch(): Promise<number> {
+    // Offline, mqtt.js would queue the messages in memory and hold this transaction open.
+    if (!this.options.mqtt.connected) throw new Error('MQTT broker not connected');
+    const client = await this.options.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK_KEY]);
+      if (!lock.rows[0]!.locked) {
+        await client.query('ROLLBACK');
+        return 0;
+      }
+      const { rows } = await client.query<{ id: string; topic: string; payload: unknown }>(
+        'SELECT id, topic, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1',
+        [BATCH_SIZE],
+      );
+      for (const row of rows) await this.options.mqtt.publishAsync(row.topic, JSON.stringify(row.payload), { qos: 1 });
+      if (rows.length > 0) await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((row) => row.id)]);
+      await client.query('COMMIT');
+      this.counters.published += rows.length;
+      return rows.length;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
