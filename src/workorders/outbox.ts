@@ -64,8 +64,9 @@ export class OutboxRelay {
   }
 
   private async publishBatch(): Promise<number> {
-    // Offline, mqtt.js would queue the messages in memory and hold this transaction open.
-    if (!this.options.mqtt.connected) throw new Error('MQTT broker not connected');
+    // Offline, mqtt.js would queue the messages in memory and hold this transaction open; the
+    // messages wait in the table instead (the client logs its own connection failures).
+    if (!this.options.mqtt.connected) return 0;
     const client = await this.options.pool.connect();
     try {
       await client.query('BEGIN');

@@ -17,6 +17,7 @@ import { engineComplaints, runReplay, type ReplayOutput } from '../../src/replay
 import { migrate } from '../../src/storage/migrate.js';
 import { registerSite } from '../../src/storage/site-registry.js';
 import { pgDatabase } from '../../src/storage/sql.js';
+import { listWorkOrders } from '../../src/workorders/work-orders.js';
 import { freshDatabase, testServices, uniqueId, waitFor } from '../support/services.js';
 import { BURST_AT_MS, syntheticComplaints, syntheticSite, syntheticTelemetry } from '../support/synthetic-burst.js';
 
@@ -171,6 +172,16 @@ describe('engine live', function () {
       const expected = replayed.incidents.map(comparable);
       expect(expected.length).to.be.greaterThan(0);
       expect(live.sort((a, b) => a.opened_at.localeCompare(b.opened_at))).to.deep.equal(expected.sort((a, b) => a.opened_at.localeCompare(b.opened_at)));
+      // Live, each opening becomes a dispatchable order with a code and a due time from the workload.
+      const liveOrders = await listWorkOrders(db.pool, site.site.id, { limit: 100 });
+      expect(replayed.work_orders.length).to.be.greaterThan(0);
+      expect(liveOrders.map((order) => [order.id, order.incident_id, order.job_type, order.priority, order.created_at]).sort()).to.deep.equal(
+        replayed.work_orders.map((order) => [order.id, order.incident_id, order.job_type, order.priority, order.created_at]).sort(),
+      );
+      for (const order of liveOrders) {
+        expect(order.code).to.match(/^WO-\d+$/);
+        expect(order.due_basis?.standard_minutes).to.equal(site.dispatch.standard_minutes[order.job_type]);
+      }
     } finally {
       await engine?.stop();
       await publisher.endAsync();
