@@ -20,6 +20,7 @@ import { DeviceStatusTracker } from '../engine/device-status.js';
 import { LiveEngine } from '../engine/live-engine.js';
 import { TelemetryIngest } from '../ingest/telemetry-ingest.js';
 import type { Logger } from '../log.js';
+import { PollingLoop } from '../polling-loop.js';
 import { migrate, type MigrationReport, type StorageFlavour } from '../storage/migrate.js';
 import { applyTimescalePolicies, pruneTelemetry } from '../storage/retention.js';
 import { registerSite, type TagIds } from '../storage/site-registry.js';
@@ -165,23 +166,15 @@ const RETENTION_INTERVAL_MS = 3_600_000;
 /** Plain PostgreSQL has no retention policy of its own: the ingest role prunes hourly. */
 function scheduleRetention(services: Services, pool: pg.Pool): void {
   const log = services.log.child({ component: 'retention' });
-  let running: Promise<void> | undefined;
-  const run = () => {
-    running ??= pruneTelemetry(pool, services.env.retention.retentionDays, Date.now())
-      .then((deleted) => {
-        if (deleted > 0) log.info({ deleted, retentionDays: services.env.retention.retentionDays }, 'old telemetry deleted');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'retention job failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(run, RETENTION_INTERVAL_MS);
-  timer.unref();
-  services.lifecycle.add('retention job', async () => {
-    clearInterval(timer);
-    await running;
-  });
+  const job = new PollingLoop(
+    async () => {
+      const deleted = await pruneTelemetry(pool, services.env.retention.retentionDays, Date.now());
+      if (deleted > 0) log.info({ deleted, retentionDays: services.env.retention.retentionDays }, 'old telemetry deleted');
+    },
+    { intervalMs: RETENTION_INTERVAL_MS, firstRunAfterMs: RETENTION_INTERVAL_MS, onError: (error) => log.error({ err: error }, 'retention job failed') },
+  );
+  job.start();
+  services.lifecycle.add('retention job', () => job.stop());
 }
 
 /** The connector role's own /metrics, when it runs without the API. */
@@ -244,23 +237,15 @@ async function startDispatch(services: Services, pool: pg.Pool, brokerUrl: strin
   const sender = new NotificationSender({ pool, adapters: [new LoggingChannelAdapter(services.log.child({ component: 'notifications' }))], log });
   sender.start();
   services.lifecycle.add('complainant notifications', () => sender.stop());
-  let checking: Promise<void> | undefined;
-  const check = () => {
-    checking ??= raiseSlaEscalations(pool, services.site.site.id, Date.now())
-      .then((raised) => {
-        if (raised.warnings + raised.breaches > 0) log.warn(raised, 'work orders escalated');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'SLA check failed'))
-      .finally(() => {
-        checking = undefined;
-      });
-  };
-  const timer = setInterval(check, SLA_CHECK_INTERVAL_MS);
-  timer.unref();
-  services.lifecycle.add('SLA monitor', async () => {
-    clearInterval(timer);
-    await checking;
-  });
+  const slaMonitor = new PollingLoop(
+    async () => {
+      const raised = await raiseSlaEscalations(pool, services.site.site.id, Date.now());
+      if (raised.warnings + raised.breaches > 0) log.warn(raised, 'work orders escalated');
+    },
+    { intervalMs: SLA_CHECK_INTERVAL_MS, onError: (error) => log.error({ err: error }, 'SLA check failed') },
+  );
+  slaMonitor.start();
+  services.lifecycle.add('SLA monitor', () => slaMonitor.stop());
 }
 
 export async function startApi(services: Services): Promise<{ server: Server; url: string }> {

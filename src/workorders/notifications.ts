@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { complaintChannels, type ComplaintCategory } from '../contracts/complaint.js';
 import type { Logger } from '../log.js';
+import { PollingLoop } from '../polling-loop.js';
 
 /** What an adapter is given to send: the text is final, the contact is the complainant's. */
 export interface OutgoingNotification {
@@ -196,8 +197,7 @@ export class NotificationSender {
   private readonly policy: { maxAttempts: number; firstRetryDelayMs: number; maxRetryDelayMs: number };
   /** Channels already reported as having no adapter: warned once, not at every poll. */
   private readonly unservedWarned = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly loop: PollingLoop;
   private stopped = false;
 
   constructor(private readonly options: NotificationSenderOptions) {
@@ -208,27 +208,21 @@ export class NotificationSender {
       firstRetryDelayMs: options.firstRetryDelayMs ?? 30_000,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 3_600_000,
     };
+    this.loop = new PollingLoop(() => this.sendPending(), {
+      intervalMs: options.pollIntervalMs ?? 5_000,
+      onError: (error) => options.log.warn({ err: error }, 'complainant notifications cannot be sent now; retrying'),
+    });
   }
 
   start(): void {
     this.stopped = false;
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.sendPending()
-        .catch((error: unknown) => this.options.log.warn({ err: error }, 'complainant notifications cannot be sent now; retrying'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.options.pollIntervalMs ?? 5_000);
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   /** Stops polling; resolves once the batch in flight is sent and recorded. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Sends every row due now, batch after batch; returns what became of them. */

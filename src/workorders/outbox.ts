@@ -6,6 +6,7 @@
 import type { MqttClient } from 'mqtt';
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import { PollingLoop } from '../polling-loop.js';
 
 const RELAY_LOCK_KEY = 0x7469_7274; // "tirt"
 const BATCH_SIZE = 100;
@@ -22,35 +23,28 @@ export interface OutboxRelayOptions {
 }
 
 export class OutboxRelay {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
   readonly counters = { published: 0, failures: 0 };
+  private readonly loop: PollingLoop;
+  private stopped = false;
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.loop = new PollingLoop(() => this.drain(), {
+      intervalMs: options.pollIntervalMs ?? 250,
+      onError: (error) => {
+        this.counters.failures += 1;
+        options.log.warn({ err: error }, 'outbox relay cannot publish; retrying');
+      },
+    });
+  }
 
   start(): void {
     this.stopped = false;
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.drain()
-        .then(() => undefined)
-        .catch((error: unknown) => {
-          this.counters.failures += 1;
-          this.options.log.warn({ err: error }, 'outbox relay cannot publish; retrying');
-        })
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.options.pollIntervalMs ?? 250);
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Publishes every committed message not yet published; returns how many. */

@@ -1,6 +1,5 @@
 // Complaint intake, placement and operator verification over HTTP against a real PostgreSQL:
 // every location form, idempotency under concurrent retries, bulk imports, verification flows.
-import type { Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createApp } from '../../src/api/app.js';
@@ -15,6 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { registerSite } from '../../src/storage/site-registry.js';
 import { pgDatabase } from '../../src/storage/sql.js';
+import { serve } from '../support/http.js';
 import { freshDatabase, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -50,16 +50,13 @@ async function startApi(nowMs?: () => number): Promise<Api> {
   await registerSite(db.pool, site);
   await registerCustomerAccounts(db.pool, site, { baseDir: path.resolve(TESTCASES) });
   const app = createApp({ pool: db.pool, site, log: silentLogger, brokerConnected: () => true, storageFlavour: 'postgres', ...(nowMs ? { clock: nowMs } : {}) });
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const port = (server.address() as { port: number }).port;
+  const http = await serve(app);
   return {
     db,
     site,
-    url: `http://127.0.0.1:${port}/api/v1`,
+    url: http.apiUrl,
     async close() {
-      await new Promise((resolve) => server.close(resolve));
+      await http.close();
       await db.drop();
     },
   };

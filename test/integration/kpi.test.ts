@@ -1,16 +1,14 @@
 // GET /api/v1/kpi against a real PostgreSQL: crews, officers and work orders written as rows,
 // figures checked against hand-computed numbers per local day (Asia/Jakarta) and for the whole
 // window, in JSON and CSV, with the default window and the refusals of bad queries.
-import type { Server } from 'node:http';
 import { expect } from 'chai';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { kpiRoutes } from '../../src/api/routes/kpi.js';
-import { RequestValidationError } from '../../src/api/validation.js';
+import { createApp } from '../../src/api/app.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { silentLogger } from '../../src/log.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { registerSite } from '../../src/storage/site-registry.js';
 import { pgDatabase } from '../../src/storage/sql.js';
+import { serve } from '../support/http.js';
 import { freshDatabase, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -90,7 +88,6 @@ interface Api {
   close(): Promise<void>;
 }
 
-/** The KPI routes under /api/v1 with the API's mapping of validation errors to 400. */
 async function startApi(): Promise<Api> {
   const db = await freshDatabase();
   await migrate(pgDatabase(db.pool));
@@ -100,27 +97,13 @@ async function startApi(): Promise<Api> {
   await registerSite(db.pool, site);
   await seed(db, site.site.id);
 
-  const app = express();
-  app.set('query parser', 'simple');
-  app.use(express.json());
-  app.use('/api/v1', kpiRoutes({ pool: db.pool, site, log: silentLogger, brokerConnected: () => true, storageFlavour: 'postgres', clock: () => NOW_MS }));
-  app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
-    if (error instanceof RequestValidationError) {
-      response.status(400).json({ error: 'validation_failed', message: error.message, issues: error.issues });
-      return;
-    }
-    response.status(500).json({ error: 'internal_error', message: (error as Error).message });
-  });
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const port = (server.address() as { port: number }).port;
+  const http = await serve(createApp({ pool: db.pool, site, log: silentLogger, brokerConnected: () => true, storageFlavour: 'postgres', clock: () => NOW_MS }));
   return {
     db,
     site,
-    url: `http://127.0.0.1:${port}/api/v1`,
+    url: http.apiUrl,
     async close() {
-      await new Promise((resolve) => server.close(resolve));
+      await http.close();
       await db.drop();
     },
   };

@@ -2,7 +2,6 @@
 // every refused one, optimistic concurrency under concurrent dispatchers, due times from the
 // queue, dispatcher overrides and auto-assignment, the outbox under a failed commit, SLA
 // escalations, and complainants' notifications when an incident's order completes.
-import type { Server } from 'node:http';
 import { expect } from 'chai';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createApp } from '../../src/api/app.js';
@@ -17,6 +16,7 @@ import { registerCrews } from '../../src/workorders/crews.js';
 import { allowedActions } from '../../src/workorders/lifecycle.js';
 import { enqueueMessage, OutboxRelay } from '../../src/workorders/outbox.js';
 import { openIncidentWorkOrder, raiseSlaEscalations } from '../../src/workorders/work-orders.js';
+import { serve } from '../support/http.js';
 import { freshDatabase, testServices, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -62,17 +62,14 @@ async function startApi(autoAssign: boolean): Promise<Api> {
   await registerCrews(db.pool, site);
   const clock = { nowMs: T0 };
   const app = createApp({ pool: db.pool, site, log: silentLogger, brokerConnected: () => true, storageFlavour: 'postgres', clock: () => clock.nowMs });
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const port = (server.address() as { port: number }).port;
+  const http = await serve(app);
   return {
     db,
     site,
     clock,
-    url: `http://127.0.0.1:${port}/api/v1`,
+    url: http.apiUrl,
     async close() {
-      await new Promise((resolve) => server.close(resolve));
+      await http.close();
       await db.drop();
     },
   };
