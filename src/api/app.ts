@@ -14,6 +14,7 @@ import { kpiRoutes } from './routes/kpi.js';
 import { metricsRoute } from './routes/metrics.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { workOrderRoutes } from './routes/work-orders.js';
+import { DocumentedRouter, openApiDocument, type MountedRouter } from './openapi.js';
 import { NotFoundError, RequestValidationError } from './validation.js';
 
 export interface ApiDependencies {
@@ -38,13 +39,23 @@ export function createApp(deps: ApiDependencies): express.Express {
   app.use('/api/v1/complaints\\:bulk', express.json({ limit: '8mb' }));
   app.use(express.json({ limit: '1mb' }));
   const probe: HealthProbe = { pool: deps.pool, brokerConnected: deps.brokerConnected };
-  app.use(healthRoutes(probe));
-  if (deps.metrics !== undefined) app.use(metricsRoute(deps.metrics));
-  app.use('/api/v1', telemetryRoutes(deps));
-  app.use('/api/v1', complaintRoutes(deps));
-  app.use('/api/v1', incidentRoutes(deps));
-  app.use('/api/v1', workOrderRoutes(deps));
-  app.use('/api/v1', kpiRoutes(deps));
+  const mounted: MountedRouter[] = [
+    { prefix: '/', documented: healthRoutes(probe) },
+    ...(deps.metrics === undefined ? [] : [{ prefix: '/', documented: metricsRoute(deps.metrics) }]),
+    { prefix: '/api/v1', documented: telemetryRoutes(deps) },
+    { prefix: '/api/v1', documented: complaintRoutes(deps) },
+    { prefix: '/api/v1', documented: incidentRoutes(deps) },
+    { prefix: '/api/v1', documented: workOrderRoutes(deps) },
+    { prefix: '/api/v1', documented: kpiRoutes(deps) },
+  ];
+  const contract = new DocumentedRouter('contract');
+  mounted.push({ prefix: '/api/v1', documented: contract });
+  let document: unknown;
+  contract.get('/openapi.json', { summary: 'this document: the API as OpenAPI 3.1', responses: { 200: 'the document' } }, (_request, response) => {
+    document ??= openApiDocument({ title: `Tirta API (${deps.site.site.name})`, version: '1', description: 'Telemetry, complaints, incidents, work orders, dispatch and KPI of a water utility.' }, mounted);
+    response.json(document);
+  });
+  for (const { prefix, documented } of mounted) app.use(prefix, documented.router);
   app.use((request: Request, response: Response) => {
     response.status(404).json({ error: 'not_found', message: `no route for ${request.method} ${request.path}` });
   });

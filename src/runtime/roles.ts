@@ -181,7 +181,7 @@ function scheduleRetention(services: Services, pool: pg.Pool): void {
 export async function startMetricsServer(services: Services, port: number): Promise<string> {
   const app = express();
   app.disable('x-powered-by');
-  app.use(metricsRoute(() => services.connectorMetrics.render()));
+  app.use(metricsRoute(() => services.connectorMetrics.render()).router);
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(port, services.env.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });

@@ -1,6 +1,6 @@
 // Complaint intake and operator verification: one complaint or a bulk import, listing and
 // reading complaints, and an operator's verify or reject.
-import { Router, type Response } from 'express';
+import type { Response } from 'express';
 import { z } from 'zod';
 import {
   complaintBodySchema,
@@ -13,13 +13,14 @@ import { acceptComplaint, acceptComplaints, type IntakeResult } from '../../comp
 import { decideComplaint, getComplaint, listComplaints, type OperatorDecision, type StoredComplaint } from '../../complaints/complaint-store.js';
 import { StreetGeocoder } from '../../complaints/geocoder.js';
 import type { ApiDependencies } from '../app.js';
+import { DocumentedRouter } from '../openapi.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
 const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
 const complaintIdSchema = z.strictObject({ id: z.uuid() });
 
-export function complaintRoutes(deps: ApiDependencies): Router {
-  const router = Router();
+export function complaintRoutes(deps: ApiDependencies): DocumentedRouter {
+  const api = new DocumentedRouter('complaints');
   const clock = deps.clock ?? Date.now;
   const siteId = deps.site.site.id;
   const geocoder = deps.geocoder ?? new StreetGeocoder(deps.site.customers.streets);
@@ -42,7 +43,7 @@ export function complaintRoutes(deps: ApiDependencies): Router {
     if (result.created) deps.log.info({ complaint: complaint.id, channel: complaint.channel, zone: complaint.zone, location_status: complaint.location_status }, 'complaint accepted');
   };
 
-  router.post('/complaints', route(async (request, response) => {
+  api.post('/complaints', { summary: 'a complaint from any channel', body: complaintBodySchema, headers: { 'Idempotency-Key': idempotencyKeySchema }, responses: { 201: 'stored', 200: 'a repeat: the stored complaint', 400: 'bad fields, each named' } }, route(async (request, response) => {
     const idempotencyKey = parseOrThrow(idempotencyKeySchema, request.get('Idempotency-Key'), 'header');
     const body = parseOrThrow(complaintBodySchema, request.body, 'body');
     const result = await acceptComplaint(deps.pool, deps.site, body, { idempotencyKey, geocoder, receivedAtMs: clock() });
@@ -51,7 +52,7 @@ export function complaintRoutes(deps: ApiDependencies): Router {
   }));
 
   // The colon is escaped: unescaped, Express would read ":bulk" as a route parameter.
-  router.post('/complaints\\:bulk', route(async (request, response) => {
+  api.post('/complaints\\:bulk', { summary: 'up to 1000 complaints, all or none', body: complaintBulkSchema, headers: { 'Idempotency-Key': idempotencyKeySchema }, responses: { 201: 'at least one stored', 200: 'all repeats', 400: 'bad items, each named with its index and field' } }, route(async (request, response) => {
     const idempotencyKey = parseOrThrow(idempotencyKeySchema, request.get('Idempotency-Key'), 'header');
     const bodies = parseOrThrow(complaintBulkSchema, request.body, 'body');
     // A retried import with the same key stores nothing new, even for items without external_id.
@@ -73,7 +74,7 @@ export function complaintRoutes(deps: ApiDependencies): Router {
     });
   }));
 
-  router.get('/complaints', route(async (request, response) => {
+  api.get('/complaints', { summary: 'complaints, newest first', query: listQuery, responses: { 200: '{ complaints }', 400: 'a bad query' } }, route(async (request, response) => {
     const query = parseOrThrow(listQuery, request.query, 'query');
     const complaints = await listComplaints(deps.pool, siteId, {
       zone: query.zone,
@@ -86,7 +87,7 @@ export function complaintRoutes(deps: ApiDependencies): Router {
     response.json({ complaints });
   }));
 
-  router.get('/complaints/:id', route(async (request, response) => {
+  api.get('/complaints/:id', { summary: 'one complaint', params: complaintIdSchema, responses: { 200: 'the complaint', 404: 'no such complaint' } }, route(async (request, response) => {
     const { id } = parseOrThrow(complaintIdSchema, request.params, 'params');
     const complaint = await getComplaint(deps.pool, id);
     if (complaint === undefined || complaint.site !== siteId) throw new NotFoundError(`no complaint ${id}`);
@@ -107,10 +108,11 @@ export function complaintRoutes(deps: ApiDependencies): Router {
       response.json(outcome.complaint);
     });
 
-  router.post('/complaints/:id/verify', decide('verified'));
-  router.post('/complaints/:id/reject', decide('rejected'));
+  const decision = (what: string) => ({ summary: `an operator ${what} a complaint telemetry did not verify`, params: complaintIdSchema, body: complaintDecisionBodySchema, responses: { 200: 'the complaint, decided', 404: 'no such complaint', 409: 'already decided' } });
+  api.post('/complaints/:id/verify', decision('verifies'), decide('verified'));
+  api.post('/complaints/:id/reject', decision('rejects'), decide('rejected'));
 
-  return router;
+  return api;
 }
 
 function conflict(response: Response, decision: OperatorDecision, complaint: StoredComplaint): void {

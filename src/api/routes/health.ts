@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { DocumentedRouter } from '../openapi.js';
 import type pg from 'pg';
 
 export interface HealthProbe {
@@ -7,9 +7,9 @@ export interface HealthProbe {
 }
 
 /** GET /health: 200 when the database answers and the broker is connected, else 503, with each part's status. */
-export function healthRoutes(probe: HealthProbe): Router {
-  const router = Router();
-  router.get('/health', async (_request, response) => {
+export function healthRoutes(probe: HealthProbe): DocumentedRouter {
+  const api = new DocumentedRouter('health');
+  api.get('/health', { summary: 'whether the database and the broker are up', responses: { 200: 'both up: { status, database, broker }', 503: 'a part is down, named with its error' } }, async (_request, response) => {
     const database = await probe.pool
       .query('SELECT 1')
       .then(() => ({ status: 'up' as const }))
@@ -18,5 +18,5 @@ export function healthRoutes(probe: HealthProbe): Router {
     const healthy = database.status === 'up' && broker.status === 'up';
     response.status(healthy ? 200 : 503).json({ status: healthy ? 'up' : 'down', database, broker });
   });
-  return router;
+  return api;
 }

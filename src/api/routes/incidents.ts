@@ -1,10 +1,10 @@
 // What the engine concluded, for operators and dispatchers: anomalies, incidents with their
 // priority reasons and the work order each opened.
-import { Router } from 'express';
 import { z } from 'zod';
 import { alarmAnomalyKinds, hydraulicAnomalyKinds, sensorFaultKinds } from '../../contracts/anomaly.js';
 import { getIncident, listAnomalies, listIncidents } from '../../engine/engine-store.js';
 import type { ApiDependencies } from '../app.js';
+import { DocumentedRouter } from '../openapi.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
 const booleanText = z.enum(['true', 'false']).transform((text) => text === 'true');
@@ -28,11 +28,11 @@ const incidentQuery = z.strictObject({
 
 const idParams = z.strictObject({ id: z.string().min(1).max(200) });
 
-export function incidentRoutes(deps: ApiDependencies): Router {
-  const router = Router();
+export function incidentRoutes(deps: ApiDependencies): DocumentedRouter {
+  const api = new DocumentedRouter('incidents');
   const siteId = deps.site.site.id;
 
-  router.get('/anomalies', route(async (request, response) => {
+  api.get('/anomalies', { summary: 'anomalies found in telemetry, sensor faults marked', query: anomalyQuery, responses: { 200: '{ anomalies }', 400: 'a bad query' } }, route(async (request, response) => {
     const query = parseOrThrow(anomalyQuery, request.query, 'query');
     const anomalies = await listAnomalies(deps.pool, siteId, {
       fromMs: query.from === undefined ? undefined : Date.parse(query.from),
@@ -45,17 +45,17 @@ export function incidentRoutes(deps: ApiDependencies): Router {
     response.json({ anomalies });
   }));
 
-  router.get('/incidents', route(async (request, response) => {
+  api.get('/incidents', { summary: 'incidents, most urgent first, with priority reasons', query: incidentQuery, responses: { 200: '{ incidents }', 400: 'a bad query' } }, route(async (request, response) => {
     const query = parseOrThrow(incidentQuery, request.query, 'query');
     response.json({ incidents: await listIncidents(deps.pool, siteId, query) });
   }));
 
-  router.get('/incidents/:id', route(async (request, response) => {
+  api.get('/incidents/:id', { summary: 'one incident', params: idParams, responses: { 200: 'the incident', 404: 'no such incident' } }, route(async (request, response) => {
     const { id } = parseOrThrow(idParams, request.params, 'params');
     const incident = await getIncident(deps.pool, siteId, id);
     if (incident === undefined) throw new NotFoundError(`no incident ${id}`);
     response.json(incident);
   }));
 
-  return router;
+  return api;
 }

@@ -1,10 +1,11 @@
 // Crew and officer KPI of work orders over a window, optionally split into local days, weeks or
 // months of the site, as JSON or CSV. The arithmetic and its definitions are in
 // src/workorders/kpi.ts; this layer validates the query and picks the default window and format.
-import { Router, type Request } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
 import { computeKpi, kpiBuckets, kpiToCsv, kpiToJson, planPeriods, readKpiInputs } from '../../workorders/kpi.js';
 import type { ApiDependencies } from '../app.js';
+import { DocumentedRouter } from '../openapi.js';
 import { parseOrThrow, RequestValidationError, route } from '../validation.js';
 
 const DAY_MS = 86_400_000;
@@ -26,12 +27,12 @@ function wantsCsv(request: Request, format: 'json' | 'csv' | undefined): boolean
   return request.accepts(['application/json', 'text/csv']) === 'text/csv';
 }
 
-export function kpiRoutes(deps: ApiDependencies): Router {
-  const router = Router();
+export function kpiRoutes(deps: ApiDependencies): DocumentedRouter {
+  const api = new DocumentedRouter('kpi');
   const siteId = deps.site.site.id;
   const clock = deps.clock ?? Date.now;
 
-  router.get('/kpi', route(async (request, response) => {
+  api.get('/kpi', { summary: 'crew and officer KPI per period', query: kpiQuery, responses: { 200: '{ from, to, bucket, crews, officers }', 400: 'a bad query' }, produces: ['application/json', 'text/csv'] }, route(async (request, response) => {
     const query = parseOrThrow(kpiQuery, request.query, 'query');
     // A missing end is now; a missing start is 30 days before the end.
     const toMs = query.to === undefined ? clock() : Date.parse(query.to);
@@ -49,5 +50,5 @@ export function kpiRoutes(deps: ApiDependencies): Router {
     response.json(kpiToJson({ fromMs, toMs, bucket: query.bucket ?? null }, report));
   }));
 
-  return router;
+  return api;
 }

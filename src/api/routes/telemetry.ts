@@ -1,10 +1,11 @@
-import { Router, type Request } from 'express';
+import type { Request } from 'express';
 import { z } from 'zod';
 import { listDeviceStatus } from '../../engine/device-status.js';
 import { listTags } from '../../storage/site-registry.js';
 import { readTelemetry } from '../../storage/telemetry-store.js';
 import { bucketsToCsv, defaultStepMs, formatStep, parseStep, planBuckets, pointsToCsv, readBuckets, readLatest, type SqlQuery } from '../../storage/telemetry-query.js';
 import type { ApiDependencies } from '../app.js';
+import { DocumentedRouter } from '../openapi.js';
 import { NotFoundError, parseOrThrow, RequestValidationError, route } from '../validation.js';
 
 const DAY_MS = 86_400_000;
@@ -39,8 +40,8 @@ function wantsCsv(request: Request): boolean {
   return request.accepts(['application/json', 'text/csv']) === 'text/csv';
 }
 
-export function telemetryRoutes(deps: ApiDependencies): Router {
-  const router = Router();
+export function telemetryRoutes(deps: ApiDependencies): DocumentedRouter {
+  const api = new DocumentedRouter('telemetry');
   const sql: SqlQuery = {
     query: async <Row,>(text: string, params?: readonly unknown[]) => (await deps.pool.query(text, params as unknown[] | undefined)) as unknown as { rows: Row[] },
   };
@@ -52,15 +53,15 @@ export function telemetryRoutes(deps: ApiDependencies): Router {
     return tag;
   }
 
-  router.get('/tags', route(async (_request, response) => {
+  api.get('/tags', { summary: "the site's tags with kind, unit, zone, location and range", responses: { 200: '{ site, tags }' } }, route(async (_request, response) => {
     response.json({ site: deps.site.site.id, tags: await listTags(deps.pool, deps.site.site.id) });
   }));
 
-  router.get('/devices', route(async (_request, response) => {
+  api.get('/devices', { summary: 'each PLC with its link state and since when', responses: { 200: '{ site, devices }' } }, route(async (_request, response) => {
     response.json({ site: deps.site.site.id, devices: await listDeviceStatus(deps.pool, deps.site.site.id) });
   }));
 
-  router.get('/telemetry', route(async (request, response) => {
+  api.get('/telemetry', { summary: 'time buckets (or raw samples) of one tag', query: telemetryQuery, responses: { 200: 'buckets or points', 400: 'a bad query, each field named', 404: 'unknown tag' }, produces: ['application/json', 'text/csv'] }, route(async (request, response) => {
     const query = parseOrThrow(telemetryQuery, request.query, 'query');
     const from = new Date(query.from);
     const to = new Date(query.to);
@@ -101,11 +102,11 @@ export function telemetryRoutes(deps: ApiDependencies): Router {
     response.json({ tag: query.tag, unit: tag.unit, from: alignedFrom, to: alignedTo, step: formatStep(stepMs), step_ms: stepMs, source: plan.source, buckets });
   }));
 
-  router.get('/telemetry/latest', route(async (request, response) => {
+  api.get('/telemetry/latest', { summary: "each tag's last value, quality and time", query: latestQuery, responses: { 200: '{ site, latest }', 400: 'a bad query', 404: 'unknown tag' } }, route(async (request, response) => {
     const query = parseOrThrow(latestQuery, request.query, 'query');
     if (query.tag !== undefined) await findTag(query.tag);
     response.json(await readLatest(sql, deps.site.site.id, query.tag ?? null));
   }));
 
-  return router;
+  return api;
 }

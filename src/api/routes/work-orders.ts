@@ -1,7 +1,6 @@
 // Work orders for dispatchers and crews: the queue, an order with its timeline, manual orders,
 // and the lifecycle actions (assign, acknowledge, start, complete, cancel, reopen), each naming
 // the version it was made against. Crews: the roster with shifts and last known locations.
-import { Router } from 'express';
 import { z } from 'zod';
 import {
   assignBodySchema,
@@ -17,6 +16,7 @@ import {
 import { crewToJson, listCrews, updateCrewLocation } from '../../workorders/crews.js';
 import { applyWorkOrderAction, createManualWorkOrder, getWorkOrder, listWorkOrders } from '../../workorders/work-orders.js';
 import type { ApiDependencies } from '../app.js';
+import { DocumentedRouter } from '../openapi.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
 const queueQuery = z.strictObject({
@@ -37,23 +37,23 @@ const actionBodies: Record<WorkOrderAction, z.ZodType<{ version: number; by: str
   reopen: reopenBodySchema,
 };
 
-export function workOrderRoutes(deps: ApiDependencies): Router {
-  const router = Router();
+export function workOrderRoutes(deps: ApiDependencies): DocumentedRouter {
+  const api = new DocumentedRouter('work orders');
   const site = deps.site;
   const now = deps.clock ?? Date.now;
 
-  router.get('/work-orders', route(async (request, response) => {
+  api.get('/work-orders', { summary: 'the dispatch queue, most urgent first, then earliest due', query: queueQuery, responses: { 200: '{ work_orders }', 400: 'a bad query' } }, route(async (request, response) => {
     const query = parseOrThrow(queueQuery, request.query, 'query');
     response.json({ work_orders: await listWorkOrders(deps.pool, site.site.id, query) });
   }));
 
-  router.post('/work-orders', route(async (request, response) => {
+  api.post('/work-orders', { summary: 'a manual work order', body: manualWorkOrderBodySchema, responses: { 201: 'the order, auto-assigned when dispatch.auto_assign', 400: 'bad fields, each named' } }, route(async (request, response) => {
     const body = parseOrThrow(manualWorkOrderBodySchema, request.body, 'body');
     const order = await createManualWorkOrder(deps.pool, site, body, now());
     response.status(201).location(`/api/v1/work-orders/${order.id}`).json(order);
   }));
 
-  router.get('/work-orders/:id', route(async (request, response) => {
+  api.get('/work-orders/:id', { summary: 'one order, by id or code, with its timeline', params: idParams, responses: { 200: 'the order', 404: 'no such order' } }, route(async (request, response) => {
     const { id } = parseOrThrow(idParams, request.params, 'params');
     const order = await getWorkOrder(deps.pool, site.site.id, id);
     if (order === undefined) throw new NotFoundError(`no work order ${id}`);
@@ -61,20 +61,20 @@ export function workOrderRoutes(deps: ApiDependencies): Router {
   }));
 
   for (const action of Object.keys(actionBodies) as WorkOrderAction[]) {
-    router.post(`/work-orders/:id/${action}`, route(async (request, response) => {
+    api.post(`/work-orders/:id/${action}`, { summary: `${action} a work order`, params: idParams, body: actionBodies[action], responses: { 200: 'the order after the change', 400: 'bad fields, each named', 404: 'no such order', 409: 'a stale version, or an action the status does not allow: the current status, version and allowed_actions' } }, route(async (request, response) => {
       const { id } = parseOrThrow(idParams, request.params, 'params');
       const body = parseOrThrow(actionBodies[action], request.body, 'body');
       response.json(await applyWorkOrderAction(deps.pool, site, id, { action, ...body }, now()));
     }));
   }
 
-  router.get('/crews', route(async (_request, response) => {
+  api.get('/crews', { summary: 'crews with skills, zones, shifts, on shift now, last known location and officers', responses: { 200: '{ crews }' } }, route(async (_request, response) => {
     const crews = await listCrews(deps.pool, site.site.id);
     const nowMs = now();
     response.json({ crews: crews.map((crew) => crewToJson(crew, site.site.timezone, nowMs)) });
   }));
 
-  router.post('/crews/:id/location', route(async (request, response) => {
+  api.post('/crews/:id/location', { summary: "a crew's reported position", params: idParams, body: crewLocationBodySchema, responses: { 204: 'recorded', 400: 'bad fields', 404: 'no such crew' } }, route(async (request, response) => {
     const { id } = parseOrThrow(idParams, request.params, 'params');
     const body = parseOrThrow(crewLocationBodySchema, request.body, 'body');
     const atMs = body.at === undefined ? now() : Date.parse(body.at);
@@ -82,5 +82,5 @@ export function workOrderRoutes(deps: ApiDependencies): Router {
     response.status(204).end();
   }));
 
-  return router;
+  return api;
 }
