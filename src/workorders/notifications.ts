@@ -110,14 +110,12 @@ export interface CompletedOrder {
   id: string;
   code: string;
   incidentId: string | null;
-  title: string;
 }
 
 /**
  * Records the notifications of a completed order: one row per complaint of its incident (the
  * incident's complaint_ids, and complaints naming the incident or an incident merged into it) on
- * the complaint's channel, if the utility notifies on that channel (`channelsServed`, default
- * every complaint channel). A complaint without contact is recorded as 'no_contact'. A complaint
+ * the complaint's channel. A complaint without contact is recorded as 'no_contact'. A complaint
  * already notified on its channel (an order reopened and completed again) is not recorded again.
  * Call it inside the transaction completing the order. Returns the rows written.
  */
@@ -125,7 +123,6 @@ export async function recordCompletionNotifications(
   client: pg.PoolClient,
   siteId: string,
   order: CompletedOrder,
-  channelsServed: readonly string[] = complaintChannels,
 ): Promise<number> {
   if (order.incidentId === null) return 0;
   const { rows } = await client.query<{ id: string; channel: string; category: string; contact: string | null }>(
@@ -135,10 +132,10 @@ export async function recordCompletionNotifications(
        SELECT merged.id, merged.complaint_ids FROM incident merged JOIN family ON merged.merged_into = family.id
      )
      SELECT c.id::text AS id, c.channel, c.category, c.contact FROM complaint c
-     WHERE c.site_id = $1 AND c.channel = ANY($3::text[])
+     WHERE c.site_id = $1
        AND (c.incident_id IN (SELECT id FROM family) OR c.id::text IN (SELECT unnest(complaint_ids) FROM family))
      ORDER BY c.seq`,
-    [siteId, order.incidentId, channelsServed],
+    [siteId, order.incidentId],
   );
   if (rows.length === 0) return 0;
   const contacts = rows.map((row) => (row.contact === null || row.contact.trim() === '' ? null : row.contact.trim()));

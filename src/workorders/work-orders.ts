@@ -290,7 +290,7 @@ async function applyTransition(
   await audit(client, changed, { actor: request.by, action: request.action, from: row.status, note: request.note ?? null, detail, atMs: nowMs });
   await announce(client, site.site.id, changed, request.action, row.crew_id);
   if (request.action === 'complete' && changed.incident_id !== null) {
-    await recordCompletionNotifications(client, site.site.id, { id: changed.id, code: changed.code, incidentId: changed.incident_id, title: changed.title });
+    await recordCompletionNotifications(client, site.site.id, { id: changed.id, code: changed.code, incidentId: changed.incident_id });
   }
   return changed;
 }

@@ -95,7 +95,7 @@ describe('complainant notifications', function () {
        RETURNING id, code, incident_id, title`,
       [uniqueId('wo'), siteId, incidentId],
     );
-    return { id: rows[0].id, code: rows[0].code, incidentId: rows[0].incident_id, title: rows[0].title };
+    return { id: rows[0].id, code: rows[0].code, incidentId: rows[0].incident_id };
   }
 
   const record = (order: CompletedOrder) => inTransaction(db.pool, (client) => recordCompletionNotifications(client, siteId, order));
