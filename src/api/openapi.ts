@@ -4,11 +4,15 @@
 // leave a route out; a test compares it with every route express serves.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
+import type { Access } from '../contracts/access.js';
+import { requireAccess } from './access.js';
 
 type Method = 'get' | 'post' | 'delete';
 
 export interface OperationDoc {
   summary: string;
+  /** Who may call it: checked before the handlers run, and stated in the document. */
+  access: Access;
   description?: string;
   params?: z.ZodType;
   query?: z.ZodType;
@@ -49,7 +53,7 @@ export class DocumentedRouter {
 
   private add(method: Method, path: string, doc: OperationDoc, handlers: RequestHandler[]): void {
     this.operations.push({ ...doc, method, path, tag: this.tag });
-    this.router[method](path, ...handlers);
+    this.router[method](path, requireAccess(doc.access), ...handlers);
   }
 }
 
@@ -89,6 +93,12 @@ const errorSchema = {
   },
 };
 
+function securityOf(access: Access): unknown[] {
+  if (access === 'public') return [];
+  if (access === 'webhook') return [{ webhookToken: [] }];
+  return [{ apiKey: [] }, { session: [] }];
+}
+
 export interface MountedRouter {
   prefix: string;
   documented: DocumentedRouter;
@@ -101,8 +111,11 @@ export function openApiDocument(info: { title: string; version: string; descript
       const path = openApiPath(`${prefix === '/' ? '' : prefix}${operation.path}`);
       const headerParameters = Object.entries(operation.headers ?? {}).map(([name, schema]) => ({ name, in: 'header', required: false, schema: jsonSchema(schema) }));
       const produces = operation.produces ?? ['application/json'];
+      const answers: Record<number, string> = { ...operation.responses };
+      if (operation.access !== 'public') answers[401] ??= operation.access === 'webhook' ? 'no valid webhook token' : 'not signed in, or an unknown API key';
+      if (Array.isArray(operation.access)) answers[403] ??= `the caller's role is not one of ${operation.access.join(', ')}`;
       const responses = Object.fromEntries(
-        Object.entries(operation.responses).map(([status, description]) => {
+        Object.entries(answers).map(([status, description]) => {
           const code = Number(status);
           if (code >= 400) return [status, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }];
           if (code === 204) return [status, { description }];
@@ -114,6 +127,8 @@ export function openApiDocument(info: { title: string; version: string; descript
         summary: operation.summary,
         ...(operation.description === undefined ? {} : { description: operation.description }),
         tags: [operation.tag],
+        security: securityOf(operation.access),
+        'x-roles': operation.access === 'public' || operation.access === 'webhook' ? operation.access : [...operation.access],
         parameters: [...parametersOf(operation.params, 'path'), ...parametersOf(operation.query, 'query'), ...headerParameters],
         ...(operation.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body) } } } }),
         responses,
@@ -125,6 +140,13 @@ export function openApiDocument(info: { title: string; version: string; descript
     info,
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,
-    components: { schemas: { Error: errorSchema } },
+    components: {
+      schemas: { Error: errorSchema },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'an API key (tirta_key_...) for machines: tirta key add' },
+        session: { type: 'apiKey', in: 'cookie', name: 'tirta_session', description: 'a person\'s session from POST /api/v1/auth/login' },
+        webhookToken: { type: 'http', scheme: 'bearer', description: "a complaint channel's webhook token (tirta_hook_...): tirta webhook add" },
+      },
+    },
   };
 }

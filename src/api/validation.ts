@@ -23,7 +23,12 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, whe
   if (!result.success) {
     throw new RequestValidationError(
       where,
-      result.error.issues.map((issue) => ({ field: formatPath(issue.path) || where, message: issue.message })),
+      result.error.issues.flatMap((issue) =>
+        // An unknown field is named itself, not its parent object.
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({ field: formatPath([...issue.path, key]), message: 'unknown field' }))
+          : [{ field: formatPath(issue.path) || where, message: issue.message }],
+      ),
     );
   }
   return result.data;

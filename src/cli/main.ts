@@ -8,6 +8,9 @@ import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { Services, startApi, startConnector, startEngine, startIngest, startMetricsServer } from '../runtime/roles.js';
 import { startSimulator, startSimulatorHttp } from '../runtime/simulator.js';
+import { createApiKey } from '../access/accounts.js';
+import { loadDemoAccounts } from '../access/demo-accounts.js';
+import { keyCommand, userCommand, webhookCommand, type AccessOptions } from './access-commands.js';
 import { runReplay, writeReplayOutput, type ReplayProgress } from '../replay/replay.js';
 import { pruneTelemetry } from '../storage/retention.js';
 
@@ -23,6 +26,8 @@ interface CommandOptions {
   speed: number | undefined;
   seed: number | undefined;
   complaintsTo: string | undefined;
+  demoAccounts: string | undefined;
+  access: AccessOptions;
 }
 
 interface Command {
@@ -31,12 +36,17 @@ interface Command {
   /** Options beyond --site and --help, as shown in help. */
   options?: string;
   longRunning: boolean;
+  /** Takes arguments after its name (tirta user add NAME). */
+  takesArguments?: boolean;
   run(services: Services, options: CommandOptions): Promise<void>;
 }
 
 const SIMULATOR_OPTIONS = `  --scenario FILE     play a scenario file (repeatable); see config/scenarios/
   --speed N           simulated seconds per wall second (default 1: real time)
   --seed N            seed of demand noise and synthetic complaints (default: the first scenario's)`;
+
+const DEMO_ACCOUNTS_OPTION = `  --demo-accounts FILE  create the accounts of a demo accounts file (config/demo-accounts.yaml),
+                      whose passwords are published: for demonstrations only`;
 
 const ENVIRONMENT_HELP = `Environment:
   DATABASE_URL       PostgreSQL/TimescaleDB URL; unset: an embedded PostgreSQL in $TIRTA_DATA_DIR/postgres
@@ -45,6 +55,8 @@ const ENVIRONMENT_HELP = `Environment:
   TIRTA_DATA_DIR     where embedded services and buffers keep data (default ./data)
   TIRTA_SITE_CONFIG  the site config file when --site is not given (default config/demo-town.yaml)
   TIRTA_SIM_PORT     HTTP port of the simulator's live scenarios (default 8081)
+  TIRTA_API_KEY      the API key tirta sim --complaints-to posts synthetic complaints with (tirta key add)
+  TIRTA_TRUST_PROXY  true behind a TLS-terminating reverse proxy (client address and https from its headers)
   TIRTA_RETENTION_DAYS       days of telemetry kept (default 400); TIRTA_COMPRESS_AFTER_DAYS (TimescaleDB, default 7)
   TIRTA_METRICS_PORT HTTP port of the connector role's /metrics (default 9464; in 'all' the API serves /metrics)
   LOG_LEVEL          fatal, error, warn, info (default), debug, trace or silent`;
@@ -53,17 +65,20 @@ const commands: Record<string, Command> = {
   all: {
     summary: 'run everything in one process: simulated plant, connector, ingest, engine and API (default)',
     details: 'Starts the site\'s simulated PLCs on the hydraulic model, a connector polling them, telemetry ingest into the database, the engine and the HTTP API; synthetic complaints from the scenarios are posted to the API.',
-    options: SIMULATOR_OPTIONS,
+    options: `${SIMULATOR_OPTIONS}\n${DEMO_ACCOUNTS_OPTION}`,
     longRunning: true,
     async run(services, options) {
-      let apiUrl: string | undefined;
-      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApiUrl: () => apiUrl });
+      let complaintApi: { url: string; apiKey: string } | undefined;
+      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApi: () => complaintApi });
       await startSimulatorHttp(services, simulator, services.env.simPort);
-      await services.database();
+      const pool = await services.database();
+      if (options.demoAccounts !== undefined) await loadDemoAccounts(pool, options.demoAccounts, services.log);
+      // The simulated plant's complaints come in as a machine's: a key re-issued at every start.
+      const apiKey = await createApiKey(pool, { name: 'simulated-complaints', role: 'operator' }, { replace: true });
       await startIngest(services);
       await startEngine(services);
       await startConnector(services);
-      apiUrl = (await startApi(services)).url;
+      complaintApi = { url: (await startApi(services)).url, apiKey };
     },
   },
   sim: {
@@ -73,7 +88,12 @@ const commands: Record<string, Command> = {
   --complaints-to URL post synthetic complaints to this Tirta API (for example http://127.0.0.1:8080)`,
     longRunning: true,
     async run(services, options) {
-      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApiUrl: () => options.complaintsTo });
+      let complaintApi: { url: string; apiKey: string } | undefined;
+      if (options.complaintsTo !== undefined) {
+        if (services.env.apiKey === undefined) throw new UsageError('--complaints-to needs TIRTA_API_KEY: an API key with the operator role (tirta key add NAME --role operator)');
+        complaintApi = { url: options.complaintsTo, apiKey: services.env.apiKey };
+      }
+      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApi: () => complaintApi });
       await startSimulatorHttp(services, simulator, services.env.simPort);
     },
   },
@@ -104,11 +124,42 @@ const commands: Record<string, Command> = {
   },
   api: {
     summary: 'serve the HTTP API',
-    details: 'Serves /health and /api/v1 (tags, telemetry, complaints) on HOST:PORT.',
+    details: 'Serves the console at / and /health and /api/v1 (telemetry, complaints, incidents, work orders, crews, KPI; /api/v1/openapi.json) on HOST:PORT.',
+    options: DEMO_ACCOUNTS_OPTION,
     longRunning: true,
-    async run(services) {
+    async run(services, options) {
+      if (options.demoAccounts !== undefined) await loadDemoAccounts(await services.database(), options.demoAccounts, services.log);
       await startApi(services);
     },
+  },
+  user: {
+    summary: 'create a person\'s account: tirta user add NAME --role ROLE [--crew CREW] [--name "Display name"]',
+    details: `Roles: operator, dispatcher, crew (with --crew), engineer, admin. The password is read from the first line of standard input
+(echo "$PASSWORD" | tirta user add ana --role dispatcher); from a terminal, a strong password is generated and shown once.
+Passwords are stored as scrypt hashes.`,
+    options: `  --role ROLE         operator, dispatcher, crew, engineer or admin
+  --crew CREW         the crew of a crew member
+  --name TEXT         the name shown in the console (default: the username)`,
+    longRunning: false,
+    takesArguments: true,
+    run: (services, options) => userCommand(services, options.access),
+  },
+  key: {
+    summary: 'create or revoke a machine\'s API key: tirta key add NAME --role ROLE [--crew CREW] | tirta key revoke NAME',
+    details: 'Prints the new key once; machines send it as "Authorization: Bearer <key>". Only its SHA-256 is stored.',
+    options: `  --role ROLE         operator, dispatcher, crew, engineer or admin
+  --crew CREW         the crew of a crew's device (with --role crew)`,
+    longRunning: false,
+    takesArguments: true,
+    run: (services, options) => keyCommand(services, options.access),
+  },
+  webhook: {
+    summary: 'create a complaint channel\'s webhook token: tirta webhook add NAME --channel CHANNEL',
+    details: 'Prints the token once. The channel\'s platform posts complaints to POST /api/v1/webhooks/complaints with "Authorization: Bearer <token>"; the token allows nothing else.',
+    options: `  --channel CHANNEL   call_center, whatsapp, social_media, web, walk_in or sp4n_lapor`,
+    longRunning: false,
+    takesArguments: true,
+    run: (services, options) => webhookCommand(services, options.access),
   },
   migrate: {
     summary: 'apply database migrations and exit',
@@ -212,12 +263,12 @@ export async function main(argv: readonly string[], out: Pick<Console, 'log' | '
     const name = positionals[0] ?? 'all';
     const command = commands[name];
     if (command === undefined) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
-    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+    if (positionals.length > 1 && !command.takesArguments) throw new UsageError(`unexpected argument "${positionals[1]}"`);
     if (values.help) {
       out.log(positionals.length === 0 ? usage() : commandUsage(name, command));
       return EXIT_OK;
     }
-    const commandOptions = readCommandOptions(name, command, values);
+    const commandOptions = readCommandOptions(name, command, values, positionals.slice(1));
     const env = readEnvironment();
     log = createLogger({ level: env.logLevel }).child({ role: name });
     const site = await loadSiteConfig(values.site ?? env.siteConfigFile);
@@ -260,8 +311,8 @@ class Interrupted extends Error {
   }
 }
 
-function readCommandOptions(name: string, command: Command, values: ReturnType<typeof parseCommandLine>['values']): CommandOptions {
-  const given = (['scenario', 'speed', 'seed', 'complaints-to', 'telemetry', 'complaints', 'out'] as const).filter((option) => values[option] !== undefined);
+function readCommandOptions(name: string, command: Command, values: ReturnType<typeof parseCommandLine>['values'], commandArguments: string[]): CommandOptions {
+  const given = (['scenario', 'speed', 'seed', 'complaints-to', 'telemetry', 'complaints', 'out', 'demo-accounts', 'role', 'crew', 'name', 'channel'] as const).filter((option) => values[option] !== undefined);
   for (const option of given) {
     if (!command.options?.includes(`--${option} `)) throw new UsageError(`tirta ${name} does not take --${option}`);
   }
@@ -281,6 +332,8 @@ function readCommandOptions(name: string, command: Command, values: ReturnType<t
     speed: number('speed', values.speed, (n) => n > 0 && n <= 3600, 'a number above 0 and at most 3600'),
     seed: number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
     complaintsTo,
+    demoAccounts: values['demo-accounts'],
+    access: { arguments: commandArguments, role: values.role, crew: values.crew, name: values.name, channel: values.channel },
   };
 }
 
@@ -299,6 +352,11 @@ function parseCommandLine(argv: readonly string[]) {
         telemetry: { type: 'string' },
         complaints: { type: 'string' },
         out: { type: 'string' },
+        'demo-accounts': { type: 'string' },
+        role: { type: 'string' },
+        crew: { type: 'string' },
+        name: { type: 'string' },
+        channel: { type: 'string' },
       },
     });
   } catch (error) {

@@ -16,6 +16,8 @@ const environmentSchema = z.object({
   TIRTA_COMPRESS_AFTER_DAYS: z.coerce.number().int().min(1).max(36_500).default(7),
   TIRTA_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." or "-", at most 64').optional(),
   TIRTA_SITE_CONFIG: z.string().min(1).default('config/demo-town.yaml'),
+  TIRTA_API_KEY: z.string().regex(/^tirta_key_[A-Za-z0-9_-]{20,}$/, 'must be an API key from tirta key add (tirta_key_...)').optional(),
+  TIRTA_TRUST_PROXY: z.enum(['true', 'false']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -32,6 +34,10 @@ export interface RuntimeEnvironment {
   instanceId: string;
   siteConfigFile: string;
   logLevel: string;
+  /** The key `tirta sim --complaints-to` posts synthetic complaints with. */
+  apiKey?: string | undefined;
+  /** Behind a TLS-terminating reverse proxy: client addresses and https from its headers. */
+  trustProxy?: boolean;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEnvironment {
@@ -52,6 +58,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
     retention: { retentionDays: parsed.TIRTA_RETENTION_DAYS, compressAfterDays: parsed.TIRTA_COMPRESS_AFTER_DAYS },
     instanceId: parsed.TIRTA_INSTANCE_ID ?? os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
     siteConfigFile: parsed.TIRTA_SITE_CONFIG,
+    apiKey: parsed.TIRTA_API_KEY,
+    trustProxy: parsed.TIRTA_TRUST_PROXY === 'true',
     logLevel: parsed.LOG_LEVEL,
   };
 }

@@ -41,10 +41,11 @@ export type ComplaintVerificationState = (typeof complaintVerifications)[number]
 export const locationStatuses = ['in_zone', 'outside_zones', 'unresolved'] as const;
 export type LocationStatus = (typeof locationStatuses)[number];
 
-/** An operator's verification or rejection of a complaint. */
+/** An operator's verification or rejection of a complaint; the operator is the caller. */
 export const complaintDecisionBodySchema = z.strictObject({
-  /** Who decided: an operator's name or login, recorded with the decision. */
-  by: z.string().trim().min(1).max(200),
   note: z.string().trim().min(1).max(2000).optional(),
 });
 export type ComplaintDecisionBody = z.infer<typeof complaintDecisionBodySchema>;
+
+/** A complaint delivered by a channel's webhook: the channel is the token's, and the message id makes redelivery harmless. */
+export const complaintWebhookBodySchema = complaintBodySchema.omit({ channel: true }).extend({ external_id: z.string().trim().min(1).max(200) });

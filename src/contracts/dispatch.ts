@@ -94,7 +94,6 @@ export type WorkOrderStatus = (typeof workOrderStatuses)[number];
 export const workOrderActions = ['assign', 'acknowledge', 'start', 'complete', 'cancel', 'reopen'] as const;
 export type WorkOrderAction = (typeof workOrderActions)[number];
 
-const actor = z.string().trim().min(1).max(200);
 const note = z.string().trim().min(1).max(5000);
 const version = z.number().int().min(1);
 
@@ -106,14 +105,12 @@ export const manualWorkOrderBodySchema = z.strictObject({
   description: note.optional(),
   zone: identifier.optional(),
   location: latLonSchema.optional(),
-  by: actor,
 });
 export type ManualWorkOrderBody = z.infer<typeof manualWorkOrderBodySchema>;
 
-/** Every state change names the version it was made against (optimistic concurrency) and who made it. */
+/** Every state change names the version it was made against (optimistic concurrency); who made it is the caller. */
 export const transitionBodySchema = z.strictObject({
   version,
-  by: actor,
   note: note.optional(),
 });
 

@@ -12,6 +12,7 @@ import { ConnectorMetrics } from '../../connectors/metrics.js';
 import { createConnectors } from '../../connectors/registry.js';
 import { MqttPublisher, redactUrl } from '../../connectors/publisher/mqtt-publisher.js';
 import { createApp } from '../api/app.js';
+import { LiveEvents } from '../api/live-events.js';
 import { registerCustomerAccounts } from '../complaints/customer-accounts.js';
 import { metricsRoute } from '../api/routes/metrics.js';
 import type { RuntimeEnvironment } from '../config/environment.js';
@@ -254,8 +255,12 @@ export async function startApi(services: Services): Promise<{ server: Server; ur
   const brokerProbe = mqtt.connect(brokerUrl, { clientId: `tirta-api-${process.pid}`, reconnectPeriod: 1000 });
   brokerProbe.on('error', () => undefined);
   services.lifecycle.add('api broker connection', () => brokerProbe.endAsync(true));
+  // The same connection feeds the console's live streams.
+  const live = new LiveEvents({ client: brokerProbe, siteId: services.site.site.id, log: services.log.child({ component: 'api' }) });
   const app = createApp({
     pool,
+    live,
+    trustProxy: services.env.trustProxy ?? false,
     storageFlavour: services.flavour ?? 'postgres',
     site: services.site,
     log: services.log.child({ component: 'api' }),
@@ -271,6 +276,8 @@ export async function startApi(services: Services): Promise<{ server: Server; ur
       server.closeIdleConnections();
     });
   });
+  // Stopped before the server (parts stop in reverse order): ending the hub ends the open streams, which server.close waits for.
+  services.lifecycle.add('live updates', () => live.close());
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : services.env.port;
   const url = `http://${services.env.host}:${port}`;

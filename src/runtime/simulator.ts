@@ -25,7 +25,8 @@ export interface SimulatorOptions {
   seed?: number;
   scenarioFiles?: readonly string[];
   /** Where synthetic complaints are posted (the API's base URL), once it is known. */
-  complaintApiUrl?: () => string | undefined;
+  /** Where synthetic complaints are posted, with the API key to post them with; undefined: not posted. */
+  complaintApi?: () => ComplaintApi | undefined;
 }
 
 export interface SimulatorHandle {
@@ -137,7 +138,7 @@ export async function startSimulator(services: Services, options: SimulatorOptio
   });
   player.attach();
   const complaintFile = new JsonLinesFileSink<SyntheticComplaint>(complaintsFile);
-  const poster = new ComplaintPoster(options.complaintApiUrl ?? (() => undefined), log);
+  const poster = new ComplaintPoster(options.complaintApi ?? (() => undefined), log);
   const generator = new ComplaintGenerator({
     model: plant.model,
     site,
@@ -171,25 +172,30 @@ export async function startSimulator(services: Services, options: SimulatorOptio
   return { plant, player, servers, opcuaServers, groundTruthFile, complaintsFile, addScenario };
 }
 
+export interface ComplaintApi {
+  url: string;
+  apiKey: string;
+}
+
 /** Posts synthetic complaints to the API one at a time, in order, as a complaint channel would. */
 class ComplaintPoster {
   private chain: Promise<void> = Promise.resolve();
   posted = 0;
 
   constructor(
-    private readonly apiUrl: () => string | undefined,
+    private readonly api: () => ComplaintApi | undefined,
     private readonly log: Logger,
   ) {}
 
   post(record: SyntheticComplaint): void {
-    const url = this.apiUrl();
-    if (url === undefined) return;
+    const api = this.api();
+    if (api === undefined) return;
     this.chain = this.chain.then(async () => {
       for (let attempt = 1; attempt <= 3; attempt++) {
         try {
-          const response = await fetch(`${url}/api/v1/complaints`, {
+          const response = await fetch(`${api.url}/api/v1/complaints`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'idempotency-key': record.external_id ?? `${record.reported_at}-${this.posted}` },
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${api.apiKey}`, 'idempotency-key': record.external_id ?? `${record.reported_at}-${this.posted}` },
             body: JSON.stringify(toComplaintBody(record)),
           });
           if (response.status < 300) {

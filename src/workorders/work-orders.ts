@@ -187,7 +187,7 @@ export async function openIncidentWorkOrder(client: pg.PoolClient, site: SiteCon
 }
 
 /** A dispatcher's order that no incident opened (a meter change, a sampling round). */
-export async function createManualWorkOrder(pool: pg.Pool, site: SiteConfig, body: ManualWorkOrderBody, nowMs: number): Promise<WorkOrderJson> {
+export async function createManualWorkOrder(pool: pg.Pool, site: SiteConfig, body: ManualWorkOrderBody & { by: string }, nowMs: number): Promise<WorkOrderJson> {
   if (body.zone !== undefined && !site.zones.some((zone) => zone.id === body.zone)) throw new WorkOrderInputError('zone', `unknown zone "${body.zone}"`);
   return inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ id: string }>("SELECT 'wo-manual-' || nextval('work_order_code_seq') AS id");

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mqtt from 'mqtt';
 import { from as copyFrom } from 'pg-copy-streams';
+import { createApiKey } from '../../src/access/accounts.js';
 import { createApp } from '../../src/api/app.js';
 import { siteConfigSchema, type SiteConfig } from '../../src/contracts/site.js';
 import { topics, type TelemetryBatch } from '../../src/contracts/telemetry.js';
@@ -171,6 +172,7 @@ export async function telemetryQueryLatency(): Promise<BenchmarkResult> {
     const server = createApp({ pool: db.pool, site, log: silentLogger, brokerConnected: () => true, storageFlavour: 'postgres' }).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/telemetry`;
+    const credentials = { authorization: `Bearer ${await createApiKey(db.pool, { name: 'bench', role: 'engineer' })}` };
     const latencies: number[] = [];
     let source = '';
     try {
@@ -181,7 +183,7 @@ export async function telemetryQueryLatency(): Promise<BenchmarkResult> {
         const startedAt = process.hrtime.bigint();
         const answers = await Promise.all(
           site.tags.map(async (tag) => {
-            const response = await fetch(`${base}?tag=${encodeURIComponent(tag.id)}&from=${new Date(fromMs).toISOString()}&to=${new Date(toMs).toISOString()}&step=1m`);
+            const response = await fetch(`${base}?tag=${encodeURIComponent(tag.id)}&from=${new Date(fromMs).toISOString()}&to=${new Date(toMs).toISOString()}&step=1m`, { headers: credentials });
             if (!response.ok) throw new Error(`query failed: ${response.status} ${await response.text()}`);
             return (await response.json()) as { source: string; buckets: Array<{ count: number }> };
           }),

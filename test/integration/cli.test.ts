@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { freePort } from '../../src/runtime/embedded-services.js';
-import { waitFor } from '../support/services.js';
+import { apiKeyPrincipal, signIn, webhookTokenChannel } from '../../src/access/accounts.js';
+import { freshDatabase, waitFor } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
 interface Run {
@@ -15,12 +16,13 @@ interface Run {
   stderr: string;
 }
 
-function tirta(args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<Run>; kill: (signal: NodeJS.Signals) => void; output: () => string } {
-  const child = spawn(process.execPath, ['src/cli/bin.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function tirta(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): { done: Promise<Run>; kill: (signal: NodeJS.Signals) => void; output: () => string } {
+  const child = spawn(process.execPath, ['src/cli/bin.js', ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return {
     done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
     kill: (signal) => child.kill(signal),
@@ -69,6 +71,39 @@ describe('tirta command', function () {
     expect(run.stderr).to.contain('ECONNREFUSED');
   });
 
+  it('creates accounts, API keys and webhook tokens, refusing bad input and showing each secret once', async () => {
+    const db = await freshDatabase();
+    try {
+      const env = { DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
+      const added = await tirta(['user', 'add', 'rina', '--role', 'dispatcher', '--name', 'Rina Wati'], env, 'a long enough password\n').done;
+      expect(added.code, added.stderr).to.equal(0);
+      expect(added.stdout).to.match(/^created rina \(dispatcher\)$/m);
+      const signedIn = await signIn(db.pool, 'rina', 'a long enough password', Date.now());
+      expect(signedIn?.principal).to.deep.equal({ kind: 'user', name: 'rina', role: 'dispatcher', crew: null });
+      const again = await tirta(['user', 'add', 'rina', '--role', 'operator'], env, 'another long password\n').done;
+      expect([again.code, again.stderr.trim()]).to.deep.equal([2, 'tirta: an account named rina already exists']);
+      const short = await tirta(['user', 'add', 'ana', '--role', 'operator'], env, 'short\n').done;
+      expect([short.code, short.stderr.trim()]).to.deep.equal([2, 'tirta: tirta user add: password: at least 10 characters']);
+      const crewless = await tirta(['user', 'add', 'asep', '--role', 'crew'], env, 'a long enough password\n').done;
+      expect([crewless.code, crewless.stderr.trim()]).to.deep.equal([2, 'tirta: tirta user add: crew: a crew member names its crew, and only a crew member does']);
+      const key = await tirta(['key', 'add', 'scada-bridge', '--role', 'engineer'], env).done;
+      expect(key.code, key.stderr).to.equal(0);
+      const secret = /^tirta_key_[\w-]{43}$/m.exec(key.stdout)?.[0];
+      expect(secret, key.stdout).to.be.a('string');
+      expect(await apiKeyPrincipal(db.pool, secret!)).to.deep.equal({ kind: 'api_key', name: 'scada-bridge', role: 'engineer', crew: null });
+      expect((await tirta(['key', 'revoke', 'scada-bridge'], env).done).code).to.equal(0);
+      expect(await apiKeyPrincipal(db.pool, secret!)).to.equal(undefined);
+      const hook = await tirta(['webhook', 'add', 'wa-provider', '--channel', 'whatsapp'], env).done;
+      expect(hook.code, hook.stderr).to.equal(0);
+      expect(await webhookTokenChannel(db.pool, /^tirta_hook_[\w-]{43}$/m.exec(hook.stdout)?.[0] ?? '')).to.deep.equal({ name: 'wa-provider', channel: 'whatsapp' });
+      const badChannel = await tirta(['webhook', 'add', 'fax', '--channel', 'fax'], env).done;
+      expect(badChannel.code).to.equal(2);
+      expect(badChannel.stderr).to.contain('--channel');
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('migrates an embedded PostgreSQL as an unprivileged user too', async function () {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-user-'));
     try {
@@ -96,7 +131,7 @@ describe('tirta command', function () {
       const siteFile = path.join(dataDir, 'site.json');
       await writeFile(siteFile, JSON.stringify(await demoSiteOnFreePorts()));
       const port = await freePort();
-      const process = tirta(['all', '--site', siteFile, '--scenario', 'config/scenarios/demo.yaml'], {
+      const process = tirta(['all', '--site', siteFile, '--scenario', 'config/scenarios/demo.yaml', '--demo-accounts', 'config/demo-accounts.yaml'], {
         DATABASE_URL: '',
         MQTT_URL: '',
         PORT: String(port),
@@ -108,9 +143,15 @@ describe('tirta command', function () {
         throw new Error(`${error.message}\n${process.output()}`);
       });
       expect(process.output()).to.contain(`Tirta API listening on ${baseUrl}`);
+      expect(process.output()).to.contain('DEMO ACCOUNTS with published passwords are enabled');
+      // Signed in as the demo engineer, as the README says.
+      const login = await fetch(`${baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'engineer', password: 'engineer-demo-pass' }) });
+      expect(login.status).to.equal(200);
+      const session = login.headers.getSetCookie()[0]!.split(';')[0]!;
+      expect(process.output()).to.not.contain('engineer-demo-pass');
       const points = await waitFor('telemetry from the simulated plant', async () => {
         const now = Date.now();
-        const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=ps.outlet.pressure&from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 1000).toISOString()}&step=raw`);
+        const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=ps.outlet.pressure&from=${new Date(now - 60_000).toISOString()}&to=${new Date(now + 1000).toISOString()}&step=raw`, { headers: { cookie: session } });
         const body = (await response.json()) as { points: Array<{ value: number; quality: string }> };
         return body.points.length > 0 ? body.points : undefined;
       }, 45_000);

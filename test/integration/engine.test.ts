@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
+import { createApiKey } from '../../src/access/accounts.js';
 import { createApp } from '../../src/api/app.js';
 import { topics, type TelemetryBatch } from '../../src/contracts/telemetry.js';
 import { LiveEngine } from '../../src/engine/live-engine.js';
@@ -136,10 +137,11 @@ describe('engine live', function () {
       await engine.start();
       if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+      const callCentre = await createApiKey(db.pool, { name: 'call-centre', role: 'operator' });
       const complaints = syntheticComplaints();
       const idByExternal = new Map<string, string>();
       for (const { id, ...body } of complaints) {
-        const response = await fetch(`${base}/complaints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const response = await fetch(`${base}/complaints`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${callCentre}` }, body: JSON.stringify(body) });
         expect(response.status).to.equal(201);
         idByExternal.set(((await response.json()) as { id: string }).id, id);
       }

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { registerSite } from '../../src/storage/site-registry.js';
 import { pgDatabase } from '../../src/storage/sql.js';
-import { serve } from '../support/http.js';
+import { serve, TestCallers } from '../support/http.js';
 import { freshDatabase, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -85,6 +85,7 @@ interface Api {
   db: FreshDatabase;
   site: SiteConfig;
   url: string;
+  callers: TestCallers;
   close(): Promise<void>;
 }
 
@@ -102,6 +103,7 @@ async function startApi(): Promise<Api> {
     db,
     site,
     url: http.apiUrl,
+    callers: new TestCallers(db.pool),
     async close() {
       await http.close();
       await db.drop();
@@ -149,7 +151,7 @@ async function seed(db: FreshDatabase, siteId: string): Promise<void> {
 type Json = Record<string, any>;
 
 async function get(api: Api, pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; text: string; body: Json }> {
-  const response = await fetch(`${api.url}${pathAndQuery}`, { headers });
+  const response = await fetch(`${api.url}${pathAndQuery}`, { headers: { ...(await api.callers.headers('dispatcher-rina', 'dispatcher')), ...headers } });
   const text = await response.text();
   const type = response.headers.get('content-type') ?? '';
   return { status: response.status, type, text, body: type.startsWith('application/json') ? (JSON.parse(text) as Json) : {} };
@@ -245,7 +247,7 @@ describe('work-order KPI API', function () {
       { query: 'bucket=year', fields: ['bucket'] },
       { query: 'from=yesterday&to=2026-03-02', fields: ['from', 'to'] },
       { query: 'format=xml', fields: ['format'] },
-      { query: 'colour=red', fields: ['query'] },
+      { query: 'colour=red', fields: ['colour'] },
       { query: 'bucket=day&bucket=week', fields: ['bucket'] },
       { query: 'from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z', fields: ['to'], message: 'must be after from' },
       { query: 'from=2026-03-01T00:00:00Z&to=2026-03-01T00:00:00Z', fields: ['to'], message: 'must be after from' },

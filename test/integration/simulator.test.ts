@@ -30,14 +30,14 @@ describe('simulator role', function () {
   let simulator: SimulatorHandle;
   let simUrl: string;
   let intake: Server;
-  const received: Array<{ body: unknown; idempotencyKey: string | undefined }> = [];
+  const received: Array<{ body: unknown; idempotencyKey: string | undefined; authorization: string | undefined }> = [];
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-sim-'));
     // A stand-in complaint API on loopback: the simulator posts to it over real HTTP.
     const app = express().use(express.json());
     app.post('/api/v1/complaints', (request, response) => {
-      received.push({ body: request.body, idempotencyKey: request.get('idempotency-key') });
+      received.push({ body: request.body, idempotencyKey: request.get('idempotency-key'), authorization: request.get('authorization') });
       response.status(201).json({ id: String(received.length) });
     });
     intake = await new Promise<Server>((resolve) => {
@@ -48,7 +48,7 @@ describe('simulator role', function () {
     lifecycle = new Lifecycle(silentLogger);
     const services = new Services(env, await demoSiteOnFreePorts(), silentLogger, lifecycle);
     // 600x: ten simulated minutes per wall second.
-    simulator = await startSimulator(services, { speed: 600, scenarioFiles: ['config/scenarios/burst-dma-2.yaml'], complaintApiUrl: () => intakeUrl });
+    simulator = await startSimulator(services, { speed: 600, scenarioFiles: ['config/scenarios/burst-dma-2.yaml'], complaintApi: () => ({ url: intakeUrl, apiKey: 'tirta_key_simulated' }) });
     simUrl = await startSimulatorHttp(services, simulator, await freePort());
   });
 
@@ -78,6 +78,7 @@ describe('simulator role', function () {
     await waitFor('posts to the API', async () => (received.length >= complaints.length ? true : undefined));
     for (const post of received) expect(complaintBodySchema.safeParse(post.body).success, JSON.stringify(post.body)).to.equal(true);
     expect(received[0]!.idempotencyKey).to.equal(complaints[0]!.external_id);
+    expect(received[0]!.authorization).to.equal('Bearer tirta_key_simulated');
   });
 
   it('takes a live scenario over HTTP, lists it and stops it', async () => {

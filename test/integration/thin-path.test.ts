@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import mqtt from 'mqtt';
 import { topics } from '../../src/contracts/telemetry.js';
 import pg from 'pg';
+import { createApiKey } from '../../src/access/accounts.js';
 import { createApp } from '../../src/api/app.js';
 import type { RuntimeEnvironment } from '../../src/config/environment.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
@@ -25,6 +26,7 @@ describe('thin path: simulator to API', function () {
   let baseUrl: string;
   let site: SiteConfig;
   let dataDir: string;
+  let credentials: Record<string, string>;
 
   before(async () => {
     db = await freshDatabase();
@@ -39,7 +41,11 @@ describe('thin path: simulator to API', function () {
     await startEngine(services);
     await startConnector(services);
     baseUrl = (await startApi(services)).url;
+    credentials = { authorization: `Bearer ${await createApiKey(db.pool, { name: 'thin-path', role: 'admin' })}` };
   });
+
+  /** fetch with the test's admin key. */
+  const signedFetch = (url: string, init: RequestInit = {}) => fetch(url, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), ...credentials } });
 
   after(async () => {
     await lifecycle?.stop();
@@ -50,7 +56,7 @@ describe('thin path: simulator to API', function () {
   async function latestValue(tag: string): Promise<number | null | undefined> {
     const from = new Date(Date.now() - 60_000).toISOString();
     const to = new Date(Date.now() + 60_000).toISOString();
-    const response = await fetch(`${baseUrl}/api/v1/telemetry?tag=${tag}&from=${from}&to=${to}&step=raw`);
+    const response = await signedFetch(`${baseUrl}/api/v1/telemetry?tag=${tag}&from=${from}&to=${to}&step=raw`);
     expect(response.status).to.equal(200);
     const body = (await response.json()) as { points: Array<{ value: number | null; quality: string }> };
     return body.points.at(-1)?.value;
@@ -99,7 +105,7 @@ describe('thin path: simulator to API', function () {
   it('shows every PLC link online, then offline when its PLC stops answering', async () => {
     type Devices = { devices: Array<{ device: string; state: string; reason: string | null }> };
     // Modbus links only: OPC UA devices have no connector yet, so their state stays unknown.
-    const devices = async () => ((await (await fetch(`${baseUrl}/api/v1/devices`)).json()) as Devices).devices.filter((device) => device.device !== 'scada-trunk');
+    const devices = async () => ((await (await signedFetch(`${baseUrl}/api/v1/devices`)).json()) as Devices).devices.filter((device) => device.device !== 'scada-trunk');
     await waitFor('both links online', async () => ((await devices()).every((device) => device.state === 'online') ? true : undefined));
     expect((await devices()).map((device) => device.device).sort()).to.deep.equal(['plc-dma', 'plc-pump-station']);
     await simulator.servers.find((server) => server.deviceIds.includes('plc-dma'))!.stop();
@@ -118,7 +124,7 @@ describe('thin path: simulator to API', function () {
   });
 
   it('exposes connector health per device and link in Prometheus format', async () => {
-    const response = await fetch(`${baseUrl}/metrics`);
+    const response = await signedFetch(`${baseUrl}/metrics`);
     expect(response.status).to.equal(200);
     expect(response.headers.get('content-type')).to.contain('text/plain');
     const text = await response.text();
@@ -137,24 +143,24 @@ describe('thin path: simulator to API', function () {
   });
 
   it('lists the site tags', async () => {
-    const body = (await (await fetch(`${baseUrl}/api/v1/tags`)).json()) as { tags: Array<{ key: string; zone: string | null }> };
+    const body = (await (await signedFetch(`${baseUrl}/api/v1/tags`)).json()) as { tags: Array<{ key: string; zone: string | null }> };
     expect(body.tags.map((tag) => tag.key).sort()).to.deep.equal(site.tags.map((tag) => tag.id).sort());
     expect(body.tags.find((tag) => tag.key === 'dma-2.inlet.flow')?.zone).to.equal('dma-2');
   });
 
   it('answers 400 naming each bad query parameter, and 404 for an unknown tag', async () => {
-    const bad = await fetch(`${baseUrl}/api/v1/telemetry?tag=dma-1.pressure.1&from=yesterday`);
+    const bad = await signedFetch(`${baseUrl}/api/v1/telemetry?tag=dma-1.pressure.1&from=yesterday`);
     expect(bad.status).to.equal(400);
     const fields = ((await bad.json()) as { issues: Array<{ field: string }> }).issues.map((issue) => issue.field);
     expect(fields).to.include.members(['from', 'to']);
     const now = Date.now();
-    const unknown = await fetch(`${baseUrl}/api/v1/telemetry?tag=nope&from=${new Date(now - 1000).toISOString()}&to=${new Date(now).toISOString()}`);
+    const unknown = await signedFetch(`${baseUrl}/api/v1/telemetry?tag=nope&from=${new Date(now - 1000).toISOString()}&to=${new Date(now).toISOString()}`);
     expect(unknown.status).to.equal(404);
   });
 
   describe('complaint intake', () => {
     const post = (body: unknown, headers: Record<string, string> = {}) =>
-      fetch(`${baseUrl}/api/v1/complaints`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      signedFetch(`${baseUrl}/api/v1/complaints`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const complaint = { channel: 'whatsapp', category: 'no_water', location: { lat: -6.8915, lon: 107.6105 }, text: 'no water since this morning' };
 
     it('stores a valid complaint, locates its zone and answers 201', async () => {
@@ -163,7 +169,7 @@ describe('thin path: simulator to API', function () {
       const stored = (await response.json()) as { id: string; zone: string; location_status: string };
       expect(stored).to.include({ zone: 'dma-1', location_status: 'in_zone' });
       expect(response.headers.get('location')).to.equal(`/api/v1/complaints/${stored.id}`);
-      const fetched = await fetch(`${baseUrl}/api/v1/complaints/${stored.id}`);
+      const fetched = await signedFetch(`${baseUrl}/api/v1/complaints/${stored.id}`);
       expect(((await fetched.json()) as { text: string }).text).to.equal(complaint.text);
     });
 
@@ -179,7 +185,7 @@ describe('thin path: simulator to API', function () {
     });
 
     it('answers 400 for malformed JSON', async () => {
-      const response = await fetch(`${baseUrl}/api/v1/complaints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"channel":' });
+      const response = await signedFetch(`${baseUrl}/api/v1/complaints`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"channel":' });
       expect(response.status).to.equal(400);
     });
 

@@ -16,7 +16,7 @@ import { registerCrews } from '../../src/workorders/crews.js';
 import { allowedActions } from '../../src/workorders/lifecycle.js';
 import { enqueueMessage, OutboxRelay } from '../../src/workorders/outbox.js';
 import { openIncidentWorkOrder, raiseSlaEscalations } from '../../src/workorders/work-orders.js';
-import { serve } from '../support/http.js';
+import { serve, TestCallers } from '../support/http.js';
 import { freshDatabase, testServices, type FreshDatabase } from '../support/services.js';
 import { demoSiteOnFreePorts } from '../support/site-fixture.js';
 
@@ -32,8 +32,12 @@ interface Api {
   site: SiteConfig;
   url: string;
   clock: { nowMs: number };
+  callers: TestCallers;
   close(): Promise<void>;
 }
+
+/** Officers act with their crew's role, "admin" as an admin; every other actor here is a dispatcher. */
+const crewOfOfficer: Record<string, string> = { a1: 'crew-a', a2: 'crew-a', b1: 'crew-b' };
 
 function dispatch(autoAssign: boolean) {
   return dispatchSettingsSchema.parse({
@@ -68,6 +72,7 @@ async function startApi(autoAssign: boolean): Promise<Api> {
     site,
     clock,
     url: http.apiUrl,
+    callers: new TestCallers(db.pool),
     async close() {
       await http.close();
       await db.drop();
@@ -75,11 +80,15 @@ async function startApi(autoAssign: boolean): Promise<Api> {
   };
 }
 
-async function call(api: Api, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
+/** A request as the actor named by the body's `by` (a dispatcher by default), sent with that actor's API key. */
+async function call(api: Api, method: string, path: string, body?: Json): Promise<{ status: number; body: Json }> {
+  const { by = 'dispatcher-rina', ...fields } = body ?? {};
+  const crew = crewOfOfficer[by as string];
+  const credentials = await api.callers.headers(by as string, crew !== undefined ? 'crew' : by === 'admin' ? 'admin' : 'dispatcher', crew);
   const response = await fetch(`${api.url}${path}`, {
     method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    headers: { 'content-type': 'application/json', ...credentials },
+    ...(body === undefined ? {} : { body: JSON.stringify(fields) }),
   });
   const text = await response.text();
   return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Json) };
@@ -337,12 +346,12 @@ describe('work orders: crews, auto-assignment and the outbox', function () {
   it('lists crews with shifts and takes their positions; an older position does not overwrite a newer one', async () => {
     const crews = (await call(api, 'GET', '/crews')).body.crews as Json[];
     expect(crews.map((crew) => [crew.id, crew.on_shift, crew.officers.length])).to.deep.equal([['crew-a', true, 2], ['crew-b', true, 1], ['crew-lab', true, 1]]);
-    expect((await call(api, 'POST', '/crews/crew-b/location', { lat: -6.892, lon: 107.611, at: '2026-11-30T02:59:00Z' })).status).to.equal(204);
-    expect((await call(api, 'POST', '/crews/crew-b/location', { lat: -6.95, lon: 107.7, at: '2026-11-30T02:00:00Z' })).status).to.equal(204);
+    expect((await call(api, 'POST', '/crews/crew-b/location', { lat: -6.892, lon: 107.611, at: '2026-11-30T02:59:00Z', by: 'b1' })).status).to.equal(204);
+    expect((await call(api, 'POST', '/crews/crew-b/location', { lat: -6.95, lon: 107.7, at: '2026-11-30T02:00:00Z', by: 'b1' })).status).to.equal(204);
     const crewB = ((await call(api, 'GET', '/crews')).body.crews as Json[]).find((crew) => crew.id === 'crew-b')!;
     expect(crewB.last_location).to.deep.equal({ lat: -6.892, lon: 107.611, at: '2026-11-30T02:59:00.000Z' });
-    expect((await call(api, 'POST', '/crews/nobody/location', { lat: 0, lon: 0 })).status).to.equal(404);
-    const bad = await call(api, 'POST', '/crews/crew-a/location', { lat: 91, lon: 'east' });
+    expect((await call(api, 'POST', '/crews/nobody/location', { lat: 0, lon: 0, by: 'admin' })).status).to.equal(404);
+    const bad = await call(api, 'POST', '/crews/crew-a/location', { lat: 91, lon: 'east', by: 'a1' });
     expect(bad.body.issues.map((issue: Json) => issue.field)).to.deep.equal(['lat', 'lon']);
   });
 

@@ -26,6 +26,7 @@ const rules: Array<{ from: string; mayNotImport: string[]; except?: string[] }> 
   { from: 'src/ingest', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/engine', mayNotImport: ['src/api', 'src/runtime', 'src/cli'] },
   { from: 'src/workorders', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/engine'] },
+  { from: 'src/access', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/engine', 'src/replay'] },
   { from: 'src/api', mayNotImport: ['src/runtime', 'src/cli'] },
 ];
 

@@ -60,14 +60,24 @@ describe('OpenAPI document', () => {
     expect(missing).to.deep.equal(['GET /api/v1/undocumented']);
   });
 
+  it("states each operation's roles and credentials", () => {
+    const complete = document.paths['/api/v1/work-orders/{id}/complete'].post;
+    expect(complete['x-roles']).to.deep.equal(['crew', 'dispatcher', 'admin']);
+    expect(complete.security).to.deep.equal([{ apiKey: [] }, { session: [] }]);
+    expect(document.paths['/health'].get.security).to.deep.equal([]);
+    expect(document.paths['/health'].get.responses).to.not.have.property('401');
+    expect(document.paths['/api/v1/webhooks/complaints'].post.security).to.deep.equal([{ webhookToken: [] }]);
+    expect(Object.keys(document.components.securitySchemes)).to.have.members(['apiKey', 'session', 'webhookToken']);
+  });
+
   it('takes parameters and bodies from the validating schemas', () => {
     const complete = document.paths['/api/v1/work-orders/{id}/complete'].post;
     expect(complete.parameters).to.deep.include({ name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 200 } });
     const body = complete.requestBody.content['application/json'].schema;
-    expect(body.required).to.have.members(['version', 'by']);
+    expect(body.required).to.deep.equal(['version']);
     expect(body.properties.officers.type).to.equal('array');
     expect(body.additionalProperties).to.equal(false);
-    expect(Object.keys(complete.responses)).to.have.members(['200', '400', '404', '409']);
+    expect(Object.keys(complete.responses)).to.have.members(['200', '400', '401', '403', '404', '409']);
     const telemetry = document.paths['/api/v1/telemetry'].get;
     expect(telemetry.parameters.filter((parameter: any) => parameter.required).map((parameter: any) => parameter.name)).to.have.members(['tag', 'from', 'to']);
     expect(Object.keys(telemetry.responses['200'].content)).to.deep.equal(['application/json', 'text/csv']);

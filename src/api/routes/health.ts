@@ -9,7 +9,7 @@ export interface HealthProbe {
 /** GET /health: 200 when the database answers and the broker is connected, else 503, with each part's status. */
 export function healthRoutes(probe: HealthProbe): DocumentedRouter {
   const api = new DocumentedRouter('health');
-  api.get('/health', { summary: 'whether the database and the broker are up', responses: { 200: 'both up: { status, database, broker }', 503: 'a part is down, named with its error' } }, async (_request, response) => {
+  api.get('/health', { summary: 'whether the database and the broker are up', access: 'public', responses: { 200: 'both up: { status, database, broker }', 503: 'a part is down, named with its error' } }, async (_request, response) => {
     const database = await probe.pool
       .query('SELECT 1')
       .then(() => ({ status: 'up' as const }))

@@ -28,11 +28,13 @@ const incidentQuery = z.strictObject({
 
 const idParams = z.strictObject({ id: z.string().min(1).max(200) });
 
+const CONTROL_ROOM = ['operator', 'dispatcher', 'engineer', 'admin'] as const;
+
 export function incidentRoutes(deps: ApiDependencies): DocumentedRouter {
   const api = new DocumentedRouter('incidents');
   const siteId = deps.site.site.id;
 
-  api.get('/anomalies', { summary: 'anomalies found in telemetry, sensor faults marked', query: anomalyQuery, responses: { 200: '{ anomalies }', 400: 'a bad query' } }, route(async (request, response) => {
+  api.get('/anomalies', { summary: 'anomalies found in telemetry, sensor faults marked', access: CONTROL_ROOM, query: anomalyQuery, responses: { 200: '{ anomalies }', 400: 'a bad query' } }, route(async (request, response) => {
     const query = parseOrThrow(anomalyQuery, request.query, 'query');
     const anomalies = await listAnomalies(deps.pool, siteId, {
       fromMs: query.from === undefined ? undefined : Date.parse(query.from),
@@ -45,12 +47,12 @@ export function incidentRoutes(deps: ApiDependencies): DocumentedRouter {
     response.json({ anomalies });
   }));
 
-  api.get('/incidents', { summary: 'incidents, most urgent first, with priority reasons', query: incidentQuery, responses: { 200: '{ incidents }', 400: 'a bad query' } }, route(async (request, response) => {
+  api.get('/incidents', { summary: 'incidents, most urgent first, with priority reasons', access: CONTROL_ROOM, query: incidentQuery, responses: { 200: '{ incidents }', 400: 'a bad query' } }, route(async (request, response) => {
     const query = parseOrThrow(incidentQuery, request.query, 'query');
     response.json({ incidents: await listIncidents(deps.pool, siteId, query) });
   }));
 
-  api.get('/incidents/:id', { summary: 'one incident', params: idParams, responses: { 200: 'the incident', 404: 'no such incident' } }, route(async (request, response) => {
+  api.get('/incidents/:id', { summary: 'one incident', access: CONTROL_ROOM, params: idParams, responses: { 200: 'the incident', 404: 'no such incident' } }, route(async (request, response) => {
     const { id } = parseOrThrow(idParams, request.params, 'params');
     const incident = await getIncident(deps.pool, siteId, id);
     if (incident === undefined) throw new NotFoundError(`no incident ${id}`);

@@ -32,7 +32,7 @@ export function kpiRoutes(deps: ApiDependencies): DocumentedRouter {
   const siteId = deps.site.site.id;
   const clock = deps.clock ?? Date.now;
 
-  api.get('/kpi', { summary: 'crew and officer KPI per period', query: kpiQuery, responses: { 200: '{ from, to, bucket, crews, officers }', 400: 'a bad query' }, produces: ['application/json', 'text/csv'] }, route(async (request, response) => {
+  api.get('/kpi', { summary: 'crew and officer KPI per period', access: ['dispatcher', 'engineer', 'admin'], query: kpiQuery, responses: { 200: '{ from, to, bucket, crews, officers }', 400: 'a bad query' }, produces: ['application/json', 'text/csv'] }, route(async (request, response) => {
     const query = parseOrThrow(kpiQuery, request.query, 'query');
     // A missing end is now; a missing start is 30 days before the end.
     const toMs = query.to === undefined ? clock() : Date.parse(query.to);

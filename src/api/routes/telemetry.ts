@@ -40,6 +40,9 @@ function wantsCsv(request: Request): boolean {
   return request.accepts(['application/json', 'text/csv']) === 'text/csv';
 }
 
+/** Everyone who watches the network; crews work from their orders. */
+const CONTROL_ROOM = ['operator', 'dispatcher', 'engineer', 'admin'] as const;
+
 export function telemetryRoutes(deps: ApiDependencies): DocumentedRouter {
   const api = new DocumentedRouter('telemetry');
   const sql: SqlQuery = {
@@ -53,15 +56,15 @@ export function telemetryRoutes(deps: ApiDependencies): DocumentedRouter {
     return tag;
   }
 
-  api.get('/tags', { summary: "the site's tags with kind, unit, zone, location and range", responses: { 200: '{ site, tags }' } }, route(async (_request, response) => {
+  api.get('/tags', { summary: "the site's tags with kind, unit, zone, location and range", access: CONTROL_ROOM, responses: { 200: '{ site, tags }' } }, route(async (_request, response) => {
     response.json({ site: deps.site.site.id, tags: await listTags(deps.pool, deps.site.site.id) });
   }));
 
-  api.get('/devices', { summary: 'each PLC with its link state and since when', responses: { 200: '{ site, devices }' } }, route(async (_request, response) => {
+  api.get('/devices', { summary: 'each PLC with its link state and since when', access: CONTROL_ROOM, responses: { 200: '{ site, devices }' } }, route(async (_request, response) => {
     response.json({ site: deps.site.site.id, devices: await listDeviceStatus(deps.pool, deps.site.site.id) });
   }));
 
-  api.get('/telemetry', { summary: 'time buckets (or raw samples) of one tag', query: telemetryQuery, responses: { 200: 'buckets or points', 400: 'a bad query, each field named', 404: 'unknown tag' }, produces: ['application/json', 'text/csv'] }, route(async (request, response) => {
+  api.get('/telemetry', { summary: 'time buckets (or raw samples) of one tag', access: CONTROL_ROOM, query: telemetryQuery, responses: { 200: 'buckets or points', 400: 'a bad query, each field named', 404: 'unknown tag' }, produces: ['application/json', 'text/csv'] }, route(async (request, response) => {
     const query = parseOrThrow(telemetryQuery, request.query, 'query');
     const from = new Date(query.from);
     const to = new Date(query.to);
@@ -102,7 +105,7 @@ export function telemetryRoutes(deps: ApiDependencies): DocumentedRouter {
     response.json({ tag: query.tag, unit: tag.unit, from: alignedFrom, to: alignedTo, step: formatStep(stepMs), step_ms: stepMs, source: plan.source, buckets });
   }));
 
-  api.get('/telemetry/latest', { summary: "each tag's last value, quality and time", query: latestQuery, responses: { 200: '{ site, latest }', 400: 'a bad query', 404: 'unknown tag' } }, route(async (request, response) => {
+  api.get('/telemetry/latest', { summary: "each tag's last value, quality and time", access: CONTROL_ROOM, query: latestQuery, responses: { 200: '{ site, latest }', 400: 'a bad query', 404: 'unknown tag' } }, route(async (request, response) => {
     const query = parseOrThrow(latestQuery, request.query, 'query');
     if (query.tag !== undefined) await findTag(query.tag);
     response.json(await readLatest(sql, deps.site.site.id, query.tag ?? null));
