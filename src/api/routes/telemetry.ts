@@ -56,8 +56,8 @@ export function telemetryRoutes(deps: ApiDependencies): DocumentedRouter {
     return tag;
   }
 
-  api.get('/tags', { summary: "the site's tags with kind, unit, zone, location and range", access: CONTROL_ROOM, responses: { 200: '{ site, tags }' } }, route(async (_request, response) => {
-    response.json({ site: deps.site.site.id, tags: await listTags(deps.pool, deps.site.site.id) });
+  api.get('/tags', { summary: "the site's time zone and tags with kind, unit, zone, location and range", access: CONTROL_ROOM, responses: { 200: '{ site, timezone, tags }' } }, route(async (_request, response) => {
+    response.json({ site: deps.site.site.id, timezone: deps.site.site.timezone, tags: await listTags(deps.pool, deps.site.site.id) });
   }));
 
   api.get('/devices', { summary: 'each PLC with its link state and since when', access: CONTROL_ROOM, responses: { 200: '{ site, devices }' } }, route(async (_request, response) => {

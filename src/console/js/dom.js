@@ -95,6 +95,9 @@ export function formatNumber(value, digits = 1) {
   return Number(value).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** "1 order", "3 orders" */
+export const plural = (count, noun, nouns = `${noun}s`) => `${count} ${count === 1 ? noun : nouns}`;
+
 export const humanize = (text) => String(text ?? '').replace(/_/g, ' ');
 
 // ---- chips ----

@@ -82,10 +82,8 @@ export function complaintView(root) {
 
   function clearErrors() {
     replace(formError);
-    for (const { slot, control } of errorSlots.values()) {
-      slot.textContent = '';
-      control.removeAttribute('aria-invalid');
-    }
+    for (const { slot } of errorSlots.values()) slot.textContent = '';
+    for (const control of [channel, category, address, account, lat, lon, text, contact]) control.removeAttribute('aria-invalid');
   }
 
   function showIssues(issues) {
@@ -232,7 +230,7 @@ export function complaintView(root) {
           (answer.complaints ?? []).map((complaint) =>
             h(
               'tr',
-              { 'data-testid': 'recent-complaint', 'data-id': complaint.id, 'data-verification': complaint.verification, class: followed?.id === complaint.id ? 'total' : '' },
+              { 'data-testid': 'recent-complaint', 'data-id': complaint.id, 'data-verification': complaint.verification, class: followed?.id === complaint.id ? 'highlight' : '' },
               h('td', { class: 'nowrap' }, formatDateTime(complaint.reported_at), h('div', { class: 'muted' }, humanize(complaint.channel))),
               h('td', {}, humanize(complaint.category), h('div', { class: 'muted nowrap' }, complaint.zone ?? humanize(complaint.location_status))),
               h('td', {}, verificationChip(complaint.verification)),

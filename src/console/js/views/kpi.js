@@ -20,6 +20,9 @@ const BUCKETS = [
 ];
 const DAY_MS = 86_400_000;
 
+/** A line above the first row of each period after the first. */
+const periodStart = (rows, index) => (index > 0 && rows[index - 1].period_start !== rows[index].period_start ? 'period-start' : '');
+
 const rate = (value) => (value === null || value === undefined ? '—' : `${formatNumber(value * 100, 0)} %`);
 const minutes = (value) => (value === null || value === undefined ? '—' : formatNumber(value, 0));
 
@@ -82,8 +85,8 @@ export function kpiView(root, { query }) {
   function render(report) {
     const bucketed = report.bucket !== null;
     const periodColumn = bucketed ? [{ label: 'Period from' }] : [];
-    const crewRows = report.crews.map((row) =>
-      h('tr', { 'data-testid': 'kpi-crew-row', 'data-crew': row.crew_id, 'data-period': row.period_start }, periodCell(row, bucketed), h('td', {}, row.name, h('div', { class: 'muted mono' }, row.crew_id)), figureCells(row)),
+    const crewRows = report.crews.map((row, index) =>
+      h('tr', { class: periodStart(report.crews, index), 'data-testid': 'kpi-crew-row', 'data-crew': row.crew_id, 'data-period': row.period_start }, periodCell(row, bucketed), h('td', {}, row.name, h('div', { class: 'muted mono' }, row.crew_id)), figureCells(row)),
     );
     const orders = report.crews.reduce((sum, row) => sum + row.orders, 0);
     const onTime = report.crews.reduce((sum, row) => sum + row.on_time, 0);
@@ -109,8 +112,8 @@ export function kpiView(root, { query }) {
       officers,
       table(
         [...periodColumn, { label: 'Officer' }, { label: 'Crew' }, ...figureColumns],
-        report.officers.map((row) =>
-          h('tr', { 'data-testid': 'kpi-officer-row', 'data-officer': row.officer_id, 'data-period': row.period_start }, periodCell(row, bucketed), h('td', {}, row.name, h('div', { class: 'muted mono' }, row.officer_id)), h('td', { class: 'mono' }, row.crew_id), figureCells(row)),
+        report.officers.map((row, index) =>
+          h('tr', { class: periodStart(report.officers, index), 'data-testid': 'kpi-officer-row', 'data-officer': row.officer_id, 'data-period': row.period_start }, periodCell(row, bucketed), h('td', {}, row.name, h('div', { class: 'muted mono' }, row.officer_id)), h('td', { class: 'mono' }, row.crew_id), figureCells(row)),
         ),
         { testId: 'kpi-officers-table', empty: 'No officers.', tall: true },
       ),

@@ -7,6 +7,7 @@ import { currentTimeZone, formatClock, formatNumber, h, humanize, message, repla
 import { siteTags } from '../site.js';
 
 const WINDOW_S = 3600;
+const MIN_WINDOW_S = 600;
 const MAX_TAGS = 8;
 const COLOURS = ['#4da3ff', '#ffb020', '#2ecc71', '#ff5c8a', '#b08cff', '#36d1dc', '#f7f06d', '#ff7a45'];
 const REOPEN_AFTER_MS = 10_000;
@@ -20,6 +21,19 @@ function defaultSelection(tags) {
     if (pressures.length > 0) return [...pressures, ...tags.filter((tag) => tag.zone === zone && tag.kind === 'flow').slice(0, 1)].map((tag) => tag.key);
   }
   return tags.slice(0, 2).map((tag) => tag.key);
+}
+
+/** 14:05 on the time axis, in the site's time zone: the control room reads 24-hour clocks. */
+function formatHourMinute(ms) {
+  return formatClock(ms).slice(0, 5);
+}
+
+/** The data's range with a margin, never thinner than 2 % of its level (a flat line stays readable). */
+function paddedRange(_plot, min, max) {
+  if (min === null || max === null) return [0, 1];
+  const span = Math.max(max - min, Math.abs(max) * 0.02, 0.1);
+  const middle = (max + min) / 2;
+  return [middle - span * 0.6, middle + span * 0.6];
 }
 
 export function liveView(root, { query }) {
@@ -129,7 +143,10 @@ export function liveView(root, { query }) {
     const series = data.get(key);
     const times = [];
     const points = [];
-    for (const bucket of body.buckets ?? []) {
+    const buckets = body.buckets ?? [];
+    // Leading empty minutes (a tag newer than the hour) are left out: the chart then fits the data it has.
+    const first = buckets.findIndex((bucket) => bucket.count > 0);
+    for (const bucket of first < 0 ? [] : buckets.slice(first)) {
       times.push(Date.parse(bucket.time) / 1000);
       points.push(bucket.count > 0 ? bucket.avg : null);
     }
@@ -194,7 +211,8 @@ export function liveView(root, { query }) {
         tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), timeZone),
         cursor: { drag: { x: true, y: false } },
         legend: { live: true },
-        scales: { x: { time: true }, ...Object.fromEntries(units.map((unit) => [unit, { auto: true }])) },
+        // At least ten minutes wide, so a tag with little history does not stretch a minute across the chart.
+        scales: { x: { time: true, range: (_plot, min, max) => (min === null || max === null ? [Date.now() / 1000 - MIN_WINDOW_S, Date.now() / 1000] : [Math.min(min, max - MIN_WINDOW_S), max]) }, ...Object.fromEntries(units.map((unit) => [unit, { auto: true, range: paddedRange }])) },
         series: [
           { label: 'time', value: (_plot, seconds) => (seconds == null ? '—' : formatClock(seconds * 1000)) },
           ...selected.map((key, index) => ({
@@ -207,7 +225,7 @@ export function liveView(root, { query }) {
           })),
         ],
         axes: [
-          { ...axisStyle },
+          { ...axisStyle, values: (_plot, splits) => splits.map((seconds) => (splits.length > 1 && splits[1] - splits[0] < 60 ? formatClock(seconds * 1000) : formatHourMinute(seconds * 1000))) },
           ...units.slice(0, 2).map((unit, index) => ({ ...axisStyle, scale: unit, label: unit, side: index === 0 ? 3 : 1, size: 60, grid: index === 0 ? axisStyle.grid : { show: false } })),
         ],
       },

@@ -3,7 +3,7 @@
 // reopen). Every action names the version it was made against; a 409 (someone else changed the
 // order first) is shown with the order's current state, and the order is reloaded.
 import { api, ApiError, poller, query as queryString } from '../api.js';
-import { formatDateTime, formatNumber, formatRelative, h, humanize, message, priorityChip, reasonsList, replace, statusChip, table } from '../dom.js';
+import { formatDateTime, formatNumber, formatRelative, h, humanize, message, plural, priorityChip, reasonsList, replace, statusChip, table } from '../dom.js';
 import { onSiteEvent } from '../events.js';
 
 const DISPATCH_ACTIONS = ['assign', 'cancel', 'reopen'];
@@ -88,8 +88,8 @@ function timelineDetail(event) {
   const detail = event.detail ?? {};
   const parts = [];
   if (detail.crew) parts.push(`crew ${detail.crew}${detail.previous_crew ? ` (was ${detail.previous_crew})` : ''}`);
-  if (detail.chosen_by) parts.push(`chosen by ${detail.chosen_by}`);
   if (detail.explanation) parts.push(detail.explanation);
+  if (detail.chosen_by && !String(detail.explanation ?? '').startsWith('chosen by')) parts.push(`chosen by ${detail.chosen_by}`);
   if (detail.due_basis?.explanation) parts.push(`due: ${detail.due_basis.explanation}`);
   if (Array.isArray(detail.officers)) parts.push(`officers ${detail.officers.join(', ')}`);
   if (detail.on_time !== undefined) parts.push(detail.on_time ? 'on time' : 'late');
@@ -159,7 +159,8 @@ function orderDetail(root, { me, args }) {
       replace(
         why,
         h('h2', {}, 'Why this priority'),
-        h('p', {}, priorityChip(incident.priority), ` score ${formatNumber(incident.score, 0)} — ${humanize(incident.kind)} in ${incident.zone ?? 'the network'}, ${incident.verified ? 'verified by telemetry' : 'not verified'}, ${incident.complaint_ids.length} complaints, ${incident.anomaly_ids.length} anomalies`),
+        h('p', {}, priorityChip(incident.priority), ` score ${formatNumber(incident.score, 0)} — ${humanize(incident.kind)} in ${incident.zone ?? 'the network'}, ${incident.verified ? 'verified' : 'not verified'}, ${plural(incident.complaint_ids.length, 'complaint')}, ${plural(incident.anomaly_ids.length, 'anomaly', 'anomalies')}${incident.closed_at ? `, closed ${formatDateTime(incident.closed_at)}` : ''}`),
+        incident.priority === order.priority ? null : h('p', { class: 'muted' }, `The order opened at ${order.priority}; the incident has since moved to ${incident.priority}.`),
         reasonsList(incident.reasons),
       );
     } catch (error) {

@@ -2,10 +2,18 @@
 // the priority reasons of the incident that opened it; and the open incidents with theirs.
 // Refetched on every anomaly, incident or work-order event, and every 15 s in case the stream is down.
 import { api, poller } from '../api.js';
-import { formatClock, formatDateTime, formatNumber, formatRelative, h, humanize, message, priorityChip, reasonsList, replace, statusChip, table } from '../dom.js';
+import { formatClock, formatDateTime, formatNumber, formatRelative, h, humanize, message, plural, priorityChip, reasonsList, replace, statusChip, table } from '../dom.js';
 import { onSiteEvent } from '../events.js';
 
 const REFRESH_MS = 15_000;
+
+/** The incident's reasons; and, when its priority has moved since the order opened, by how much. */
+function incidentReasons(order, incident) {
+  return [
+    incident.priority === order.priority ? null : h('div', { class: 'muted' }, 'incident now ', priorityChip(incident.priority), ` (${formatNumber(incident.score, 0)} pts)`),
+    reasonsList(incident.reasons),
+  ];
+}
 
 export function queueView(root) {
   const updated = h('span', { class: 'updated', 'data-testid': 'queue-updated' });
@@ -34,7 +42,7 @@ export function queueView(root) {
         h('td', { class: 'nowrap' }, order.zone ?? '—'),
         h('td', { class: 'nowrap', 'data-testid': 'queue-crew' }, order.crew ?? h('span', { class: 'chip warn' }, 'unassigned')),
         h('td', { class: 'nowrap' }, formatDateTime(order.due_at), h('div', { class: overdue ? '' : 'muted' }, overdue ? h('strong', {}, `overdue ${formatRelative(order.due_at, nowMs).replace(' ago', '')}`) : formatRelative(order.due_at, nowMs))),
-        h('td', {}, order.source === 'manual' ? h('span', { class: 'muted' }, 'manual order') : incident === undefined ? h('span', { class: 'muted' }, 'incident closed') : reasonsList(incident.reasons)),
+        h('td', {}, order.source === 'manual' ? h('span', { class: 'muted' }, 'manual order') : incident === undefined ? h('span', { class: 'muted' }, 'incident not found') : incidentReasons(order, incident)),
       );
     });
   }
@@ -86,7 +94,7 @@ export function queueView(root) {
         ),
       );
       replace(errorBox);
-      updated.textContent = `${orderList.length} open orders, ${incidentList.length} open incidents; updated ${formatClock(nowMs)}`;
+      updated.textContent = `${plural(orderList.length, 'open order')}, ${plural(incidentList.length, 'open incident')}; updated ${formatClock(nowMs)}`;
     } catch (error) {
       replace(errorBox, message('error', `Could not refresh: ${error.message}`));
     }
