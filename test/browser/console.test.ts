@@ -70,6 +70,8 @@ describe('browser console, end to end', function () {
   before(async function () {
     this.timeout(120_000);
     if (!(await chromiumAvailable())) {
+      // CI installs Chromium (.ci/run): there, its absence is a failure, not a reason to skip.
+      if (process.env.CI) throw new Error(`no Chromium at ${chromiumPath}`);
       console.warn(`    skipped: no Chromium at ${chromiumPath} (set TIRTA_CHROMIUM)`);
       this.skip();
     }
