@@ -34,11 +34,12 @@ export class ConfigError extends TirtaError {
   }
 }
 
-/** Renders a zod issue path the way people write it: `tags[12].modbus.address`. */
+/** Renders a zod issue path the way people write it: `tags[12].modbus.address`; a key that is empty or holds `.`, brackets, quotes or spaces as `["a.b"]`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    else if (typeof part === 'string' && (part === '' || /[.[\]"\s\p{Cc}]/u.test(part))) out += `[${JSON.stringify(part)}]`;
     else out += out === '' ? String(part) : `.${String(part)}`;
   }
   return out;

@@ -1,6 +1,7 @@
 // HTTP contract of complaint intake: the body every channel (call centre, WhatsApp, social media,
 // web, walk-in desks, SP4N-LAPOR) posts to /api/v1/complaints.
 import { z } from 'zod';
+import { storableText } from './primitives.js';
 import { latLonSchema } from './site.js';
 
 export const complaintChannels = ['call_center', 'whatsapp', 'social_media', 'web', 'walk_in', 'sp4n_lapor'] as const;
@@ -11,8 +12,8 @@ export type ComplaintChannel = (typeof complaintChannels)[number];
 export const complaintLocationSchema = z.union(
   [
     latLonSchema,
-    z.strictObject({ address: z.string().trim().min(3).max(500) }),
-    z.strictObject({ account: z.string().trim().min(1).max(64) }),
+    z.strictObject({ address: storableText(3, 500) }),
+    z.strictObject({ account: storableText(1, 64) }),
   ],
   { error: 'must be { lat, lon }, { address } or { account }' },
 );
@@ -22,9 +23,9 @@ export const complaintBodySchema = z.strictObject({
   channel: z.enum(complaintChannels),
   category: z.enum(complaintCategories),
   location: complaintLocationSchema,
-  text: z.string().trim().min(1).max(5000),
-  contact: z.string().trim().min(1).max(200).optional(),
-  external_id: z.string().trim().min(1).max(200).optional(),
+  text: storableText(1, 5000),
+  contact: storableText(1, 200).optional(),
+  external_id: storableText(1, 200).optional(),
   /** ISO 8601 with a zone offset; defaults to the time the service receives the complaint. */
   reported_at: z.iso.datetime({ offset: true }).optional(),
 });
@@ -43,9 +44,9 @@ export type LocationStatus = (typeof locationStatuses)[number];
 
 /** An operator's verification or rejection of a complaint; the operator is the caller. */
 export const complaintDecisionBodySchema = z.strictObject({
-  note: z.string().trim().min(1).max(2000).optional(),
+  note: storableText(1, 2000).optional(),
 });
 export type ComplaintDecisionBody = z.infer<typeof complaintDecisionBodySchema>;
 
 /** A complaint delivered by a channel's webhook: the channel is the token's, and the message id makes redelivery harmless. */
-export const complaintWebhookBodySchema = complaintBodySchema.omit({ channel: true }).extend({ external_id: z.string().trim().min(1).max(200) });
+export const complaintWebhookBodySchema = complaintBodySchema.omit({ channel: true }).extend({ external_id: storableText(1, 200) });

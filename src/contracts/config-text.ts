@@ -15,7 +15,14 @@ export function parseConfigText<Schema extends z.ZodType>(text: string, file: st
       })),
     );
   }
-  const result = schema.safeParse(document.toJS({ maxAliasCount: 100 }));
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    // An alias bomb (billions of laughs) or nesting too deep to build: refused as bad configuration.
+    throw new ConfigError(file, [{ path: '', message: (cause as Error).message }], { cause });
+  }
+  const result = schema.safeParse(value);
   if (!result.success) {
     throw new ConfigError(file, result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })));
   }

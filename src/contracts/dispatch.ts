@@ -3,7 +3,7 @@
 // auto-assignment and SLA escalation. The rules are written up in src/workorders/README.md.
 import { z } from 'zod';
 import { jobTypes, type JobType } from './incident.js';
-import { identifier, latLonSchema } from './primitives.js';
+import { identifier, latLonSchema, storableText } from './primitives.js';
 
 export const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof weekdays)[number];
@@ -94,14 +94,14 @@ export type WorkOrderStatus = (typeof workOrderStatuses)[number];
 export const workOrderActions = ['assign', 'acknowledge', 'start', 'complete', 'cancel', 'reopen'] as const;
 export type WorkOrderAction = (typeof workOrderActions)[number];
 
-const note = z.string().trim().min(1).max(5000);
+const note = storableText(1, 5000);
 const version = z.number().int().min(1);
 
 /** A dispatcher's manual order, not opened by an incident. */
 export const manualWorkOrderBodySchema = z.strictObject({
   job_type: z.enum(jobTypes),
   priority: z.enum(['P1', 'P2', 'P3', 'P4']),
-  title: z.string().trim().min(1).max(200),
+  title: storableText(1, 200),
   description: note.optional(),
   zone: identifier.optional(),
   location: latLonSchema.optional(),

@@ -13,3 +13,18 @@ export const latLonSchema = z.strictObject({
   lon: z.number().min(-180).max(180),
 });
 export type LatLon = z.infer<typeof latLonSchema>;
+
+/** A NUL character, or a UTF-16 surrogate without its pair: text PostgreSQL cannot store as sent. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Free text from outside, trimmed. A text column refuses NUL (and jsonb its escape), and an unpaired
+ * surrogate would be stored as U+FFFD (or refused inside jsonb): either is a 400 naming the field.
+ */
+export const storableText = (minLength: number, maxLength: number) =>
+  z
+    .string()
+    .trim()
+    .min(minLength)
+    .max(maxLength)
+    .refine((text) => !UNSTORABLE.test(text), 'must not contain NUL characters or unpaired UTF-16 surrogates');

@@ -19,19 +19,36 @@ export interface TelemetryColumns {
   unknownTagSamples: Map<string, number>;
 }
 
-const QUALITY_CODES: Record<string, number> = { good: 0, '0': 0, uncertain: 1, '1': 1, bad: 2, '2': 2 };
+// A Map, not an object: a quality written "constructor" or "__proto__" must not find Object's own.
+const QUALITY_CODES = new Map<string, number>([['good', 0], ['0', 0], ['uncertain', 1], ['1', 1], ['bad', 2], ['2', 2]]);
 const MAX_REPORTED_ISSUES = 20;
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/i;
+/** The range of a JavaScript Date: a time beyond it cannot be replayed or written out. */
+const MAX_EPOCH_MS = 8_640_000_000_000_000;
 
 /** Epoch ms from ISO 8601 with a zone offset or from an integer of epoch milliseconds; undefined if neither. */
 export function parseTime(text: string): number | undefined {
   if (/^-?\d+$/.test(text)) {
     const ms = Number(text);
-    return Number.isSafeInteger(ms) ? ms : undefined;
+    return Number.isSafeInteger(ms) && Math.abs(ms) <= MAX_EPOCH_MS ? ms : undefined;
   }
-  if (!ISO_WITH_ZONE.test(text)) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  // Read field by field, not by Date.parse: it rolls 2026-02-31 over into March, and with a space
+  // for the "T" it reads years 0000-0099 as 1950-2049.
+  const match = ISO_WITH_ZONE.exec(text);
+  if (match === null) return undefined;
+  const [year, month, day, hour, minute, second = 0] = match.slice(1, 7).map((part) => (part === undefined ? undefined : Number(part))) as number[];
+  const ms = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
+  const offsetMinutes = match[8] === undefined ? 0 : (match[8] === '-' ? -1 : 1) * (Number(match[9]) * 60 + Number(match[10]));
+  const date = new Date(0);
+  date.setUTCFullYear(year!, month!, 0);
+  const daysInMonth = date.getUTCDate();
+  // 24:00:00 is the end of the day, which ISO 8601 allows; any other hour past 23 is not a time.
+  const endOfDay = hour === 24 && minute === 0 && second === 0 && ms === 0;
+  const valid = month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && (hour! <= 23 || endOfDay) && minute! <= 59 && second <= 59 && Math.abs(offsetMinutes) < 24 * 60 && Number(match[10] ?? 0) <= 59;
+  if (!valid) return undefined;
+  date.setUTCFullYear(year!, month! - 1, day!);
+  date.setUTCHours(hour!, minute!, second, ms);
+  return date.getTime() - offsetMinutes * 60_000;
 }
 
 /** Fields of one CSV line (RFC 4180 quoting; a quoted field does not span lines here). */
@@ -167,7 +184,7 @@ export async function readTelemetryCsv(file: string, options: ReadOptions): Prom
         continue;
       }
       const qualityText = (fields[3] ?? '').toLowerCase();
-      const quality = qualityText === '' ? (valueText === '' ? 2 : 0) : QUALITY_CODES[qualityText];
+      const quality = qualityText === '' ? (valueText === '' ? 2 : 0) : QUALITY_CODES.get(qualityText);
       if (quality === undefined) {
         report(lineNumber, 'quality', `"${fields[3]}" is not good, uncertain or bad (or 0, 1, 2)`);
         continue;

@@ -265,6 +265,9 @@ describe('work orders: lifecycle', function () {
   });
 
   it('refuses bad bodies naming each field, and unknown orders with 404', async () => {
+    // PostgreSQL cannot store a NUL: refused as a bad field rather than failing in the insert.
+    const nul = await call(api, 'POST', '/work-orders', manual({ title: 'Leak\u0000' }));
+    expect([nul.status, nul.body.issues?.[0]?.field]).to.deep.equal([400, 'title']);
     const bad = await call(api, 'POST', '/work-orders', { job_type: 'digging', priority: 'P9', title: '', by: 'd', zone: 'dma-1' });
     expect(bad.status).to.equal(400);
     expect(bad.body.issues.map((issue: Json) => issue.field)).to.have.members(['job_type', 'priority', 'title']);

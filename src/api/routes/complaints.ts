@@ -1,6 +1,6 @@
 // Complaint intake and operator verification: one complaint or a bulk import, listing and
 // reading complaints, and an operator's verify or reject.
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import {
   complaintBodySchema,
@@ -20,6 +20,9 @@ import { DocumentedRouter } from '../openapi.js';
 import { NotFoundError, parseOrThrow, route } from '../validation.js';
 
 const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
+/** The header by its name, so that a bad one is reported as `Idempotency-Key`, not as `header`. */
+const idempotencyHeaderSchema = z.object({ 'Idempotency-Key': idempotencyKeySchema });
+const idempotencyKeyOf = (request: Request) => parseOrThrow(idempotencyHeaderSchema, { 'Idempotency-Key': request.get('Idempotency-Key') }, 'header')['Idempotency-Key'];
 const complaintIdSchema = z.strictObject({ id: z.uuid() });
 
 /** Who takes complaints in: the control room and dispatch, and admins. */
@@ -51,7 +54,7 @@ export function complaintRoutes(deps: ApiDependencies, webhookLimit: RequestHand
   };
 
   api.post('/complaints', { summary: 'a complaint from any channel', access: INTAKE, body: complaintBodySchema, headers: { 'Idempotency-Key': idempotencyKeySchema }, responses: { 201: 'stored', 200: 'a repeat: the stored complaint', 400: 'bad fields, each named' } }, route(async (request, response) => {
-    const idempotencyKey = parseOrThrow(idempotencyKeySchema, request.get('Idempotency-Key'), 'header');
+    const idempotencyKey = idempotencyKeyOf(request);
     const body = parseOrThrow(complaintBodySchema, request.body, 'body');
     const result = await acceptComplaint(deps.pool, deps.site, body, { idempotencyKey, geocoder, receivedAtMs: clock() });
     logIntake(result);
@@ -60,7 +63,7 @@ export function complaintRoutes(deps: ApiDependencies, webhookLimit: RequestHand
 
   // The colon is escaped: unescaped, Express would read ":bulk" as a route parameter.
   api.post('/complaints\\:bulk', { summary: 'up to 1000 complaints, all or none', access: ['operator', 'admin'], body: complaintBulkSchema, headers: { 'Idempotency-Key': idempotencyKeySchema }, responses: { 201: 'at least one stored', 200: 'all repeats', 400: 'bad items, each named with its index and field' } }, route(async (request, response) => {
-    const idempotencyKey = parseOrThrow(idempotencyKeySchema, request.get('Idempotency-Key'), 'header');
+    const idempotencyKey = idempotencyKeyOf(request);
     const bodies = parseOrThrow(complaintBulkSchema, request.body, 'body');
     // A retried import with the same key stores nothing new, even for items without external_id.
     const items = bodies.map((body, index) => ({ body, idempotencyKey: idempotencyKey === undefined ? undefined : `${idempotencyKey}[${index}]` }));
