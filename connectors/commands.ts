@@ -27,9 +27,12 @@ export class CommandListener {
     });
     client.on('error', (error) => this.options.log.warn({ err: error }, 'command connection error'));
     client.on('message', (topic, payload) => void this.handle(topic, payload));
-    await new Promise<void>((resolve, reject) => {
+    // Polling and store-and-forward must start during a broker outage too: commands are taken once
+    // the broker is back, so an unreachable broker ends the wait rather than the start.
+    await new Promise<void>((resolve) => {
       client.once('connect', () => resolve());
-      client.once('error', reject);
+      client.once('error', () => resolve());
+      client.once('offline', () => resolve());
     });
   }
 

@@ -18,6 +18,7 @@ const environmentSchema = z.object({
   TIRTA_SITE_CONFIG: z.string().min(1).default('config/demo-town.yaml'),
   TIRTA_API_KEY: z.string().regex(/^tirta_key_[A-Za-z0-9_-]{20,}$/, 'must be an API key from tirta key add (tirta_key_...)').optional(),
   TIRTA_TRUST_PROXY: z.enum(['true', 'false']).optional(),
+  TIRTA_INGEST_SHARED: z.enum(['true', 'false']).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -38,6 +39,8 @@ export interface RuntimeEnvironment {
   apiKey?: string | undefined;
   /** Behind a TLS-terminating reverse proxy: client addresses and https from its headers. */
   trustProxy?: boolean;
+  /** Ingest joins its site's shared subscription, so that several ingest processes split the stream. */
+  ingestShared?: boolean;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEnvironment {
@@ -60,6 +63,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
     siteConfigFile: parsed.TIRTA_SITE_CONFIG,
     apiKey: parsed.TIRTA_API_KEY,
     trustProxy: parsed.TIRTA_TRUST_PROXY === 'true',
+    ingestShared: parsed.TIRTA_INGEST_SHARED === 'true',
     logLevel: parsed.LOG_LEVEL,
   };
 }

@@ -79,9 +79,13 @@ export class TelemetryIngest {
     return [...this.options.tagIds.keys()].map((site) => this.subscriptionFor(site));
   }
 
+  private get shared(): boolean {
+    return this.options.protocolVersion === 5 && this.options.sharedGroup !== undefined;
+  }
+
   private subscriptionFor(site: string): string {
     const topic = topics.telemetry(site, '+');
-    return this.options.protocolVersion === 5 && this.options.sharedGroup ? `$share/${this.options.sharedGroup}/${topic}` : topic;
+    return this.shared ? `$share/${this.options.sharedGroup}/${topic}` : topic;
   }
 
   async start(): Promise<void> {
@@ -101,9 +105,14 @@ export class TelemetryIngest {
     client.on('connect', (connack) => {
       this.generation += 1;
       this.options.log.info({ subscription: this.subscription, sessionPresent: connack.sessionPresent }, 'ingest connected to broker');
-      client.subscribe(this.subscription, { qos: 1 }, (error) => {
-        if (error) this.options.log.error({ err: error, subscription: this.subscription }, 'ingest cannot subscribe');
-      });
+      const subscribe = () =>
+        client.subscribe(this.subscription, { qos: 1 }, (error) => {
+          if (error) this.options.log.error({ err: error, subscription: this.subscription }, 'ingest cannot subscribe');
+        });
+      // Mosquitto 2.0.11 restores a shared subscription from its persistence after a restart but never
+      // delivers to it, and takes a repeated SUBSCRIBE as the same subscription: made anew, it delivers.
+      if (connack.sessionPresent && this.shared) client.unsubscribe(this.subscription, () => subscribe());
+      else subscribe();
     });
     client.on('close', () => {
       // Acks owed on a closed connection can never be sent: the broker redelivers those messages.

@@ -195,7 +195,8 @@ export async function startMetricsServer(services: Services, port: number): Prom
 
 export async function startIngest(services: Services): Promise<TelemetryIngest> {
   const [pool, url, tagIds, protocolVersion] = await Promise.all([services.database(), services.broker(), services.registeredTags(), services.brokerProtocolVersion()]);
-  if (protocolVersion === 4) services.log.info('broker speaks MQTT 3.1.1 only: ingest uses a plain subscription (one ingest process per broker)');
+  const shared = services.env.ingestShared === true;
+  if (shared && protocolVersion === 4) services.log.warn('broker speaks MQTT 3.1.1 only: TIRTA_INGEST_SHARED ignored, ingest uses a plain subscription (one ingest process per broker)');
   const ingest = new TelemetryIngest({
     mqttUrl: url,
     pool,
@@ -204,7 +205,8 @@ export async function startIngest(services: Services): Promise<TelemetryIngest> 
     clientId: `tirta-ingest-${services.site.site.id}-${services.env.instanceId}`,
     protocolVersion,
     // One group per site: the workers of a site split its stream, and no other site's workers take a share.
-    sharedGroup: `tirta-ingest-${services.site.site.id}`,
+    // Without it, one worker holds a plain persistent subscription, which brokers restore exactly after a restart.
+    ...(shared ? { sharedGroup: `tirta-ingest-${services.site.site.id}` } : {}),
   });
   await ingest.start();
   services.lifecycle.add('ingest', () => ingest.stop());
