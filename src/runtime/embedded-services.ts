@@ -43,10 +43,11 @@ async function loadEmbeddedPostgres() {
   return module.default;
 }
 
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedService> {
+/** Starts (initialising on first use) the cluster kept in dataDir; on `port` when given, else a free one. */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, port?: number): Promise<EmbeddedService> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const databaseDir = path.join(dataDir, 'postgres');
-  const port = await freePort();
+  port ??= await freePort();
   await mkdir(dataDir, { recursive: true });
   const runsAsRoot = process.getuid?.() === 0;
   if (runsAsRoot) await letPostgresUserReach(dataDir);

@@ -19,7 +19,7 @@ import { Services, startApi, startConnector, startEngine, startIngest } from '..
 import { startSimulator, type SimulatorHandle } from '../../src/runtime/simulator.js';
 import { applyWorkOrderAction, getWorkOrder } from '../../src/workorders/work-orders.js';
 import { freshDatabase, testServices, waitFor, type FreshDatabase } from '../support/services.js';
-import { demoSiteOnFreePorts } from '../support/site-fixture.js';
+import { quickDemoSite } from '../support/site-fixture.js';
 import { chromiumAvailable, chromiumPath, desktop, launchBrowser, newPage, numberIn, PageProblems, phone, screenshot, screenshotDirectory, signIn } from './browser.js';
 
 const PASSWORD = 'console-test-password';
@@ -31,22 +31,6 @@ seed: 7
 events:
   - { id: braga-burst, kind: burst, at: 0s, duration: 1h, junction: J-D2-020, coefficient: 150 }
 `;
-
-/**
- * The demo site, made quick: every sample published (the live chart moves at once), DMA 2's
- * pressure alarms after 5 s instead of 60, a work order opened 2 s after its incident settles,
- * and no auto-assignment (the dispatcher assigns).
- */
-async function quickDemoSite(): Promise<SiteConfig> {
-  const site = await demoSiteOnFreePorts();
-  return {
-    ...site,
-    connector: { ...site.connector, publish: { ...site.connector.publish, max_interval_ms: 0 } },
-    tags: site.tags.map((tag) => (tag.zone === 'dma-2' && tag.kind === 'pressure' && tag.alarms !== undefined ? { ...tag, alarms: { ...tag.alarms, on_delay_s: 5 } } : tag)),
-    correlation: { ...site.correlation, work_order: { ...site.correlation.work_order, settle_ms: 2_000 } },
-    dispatch: { ...site.dispatch, auto_assign: false },
-  };
-}
 
 describe('browser console, end to end', function () {
   this.timeout(60_000);
@@ -77,7 +61,7 @@ describe('browser console, end to end', function () {
     }
     db = await freshDatabase();
     const { mqttUrl } = await testServices();
-    site = await quickDemoSite();
+    site = await quickDemoSite({ autoAssign: false });
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tirta-console-'));
     const env: RuntimeEnvironment = { databaseUrl: db.url, mqttUrl, port: 0, host: '127.0.0.1', dataDir, simPort: 0, metricsPort: 0, instanceId: 'console-test', retention: { retentionDays: 400, compressAfterDays: 7 }, siteConfigFile: '', logLevel: 'silent' };
     lifecycle = new Lifecycle(silentLogger);
