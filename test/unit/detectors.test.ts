@@ -132,6 +132,20 @@ describe('detector pressure drop', () => {
     expect(kindsOf(hydraulic(events))).to.deep.equal(['pressure_drop']);
   });
 
+  it('keeps the window\'s highest value at 1-second samples through a long slow decline before the fall', () => {
+    // A steady decline keeps every sample a candidate maximum: the window holds hundreds of them.
+    const declineFrom = T0 + 10 * MINUTE;
+    const fallFrom = declineFrom + 20 * MINUTE;
+    const valueAt = (timeMs: number) =>
+      timeMs < declineFrom ? 40 : timeMs < fallFrom ? 40 - (0.05 * (timeMs - declineFrom)) / MINUTE : Math.max(25, 39 - (2 * (timeMs - fallFrom)) / MINUTE);
+    const bank = new DetectorBank(town());
+    const events = run(bank, series('d1.pressure', T0, T0 + HOUR, 1000, valueAt), T0 + HOUR, 60);
+    const drops = opened(events, 'pressure_drop');
+    expect(drops).to.have.length(1);
+    // The highest value of the 15-minute window is its oldest sample: 900 samples back, not the last few dozen.
+    expect(drops[0]!.anomaly.startMs).to.be.within(drops[0]!.atMs - 15 * MINUTE - 2000, drops[0]!.atMs - 15 * MINUTE + 2000);
+  });
+
   it('does not take a slow diurnal decline or a single low sample for a drop', () => {
     const events = run(new DetectorBank(town()), pressure(T0, T0 + 6 * HOUR, (timeMs) => (timeMs === T0 + 2 * HOUR ? 20 : 45 - (10 * (timeMs - T0)) / (6 * HOUR))), T0 + 6 * HOUR);
     expect(events).to.deep.equal([]);

@@ -8,12 +8,14 @@ import type { DetectionSettings } from '../../contracts/detection-settings.js';
 import { confidenceOf, formatNumber, type AnomalyLedger, type OpenAnomaly } from './anomaly-ledger.js';
 import type { TagInfo } from './tag-info.js';
 
-// The window's maximum is kept by a monotonic deque; at 1 s samples a 15-minute window needs 900.
-const DEQUE_CAPACITY = 4096;
+// The window's maximum is kept by a monotonic deque; at 1 s samples a 15-minute window needs 900
+// at most. It starts small and doubles as needed: a site has thousands of pressure tags.
+const DEQUE_MAX_CAPACITY = 4096;
+const DEQUE_START_CAPACITY = 64;
 
 export class PressureDrop {
-  private readonly dequeTimes = new Float64Array(DEQUE_CAPACITY);
-  private readonly dequeValues = new Float64Array(DEQUE_CAPACITY);
+  private dequeTimes = new Float64Array(DEQUE_START_CAPACITY);
+  private dequeValues = new Float64Array(DEQUE_START_CAPACITY);
   private head = 0;
   private size = 0;
   private previous = Number.NaN;
@@ -90,20 +92,35 @@ export class PressureDrop {
 
   private pushAndTrim(timeMs: number, value: number): void {
     // Drop smaller values from the back: they can never be the maximum again.
-    while (this.size > 0 && this.dequeValues[(this.head + this.size - 1) % DEQUE_CAPACITY]! <= value) this.size -= 1;
-    if (this.size === DEQUE_CAPACITY) {
-      this.head = (this.head + 1) % DEQUE_CAPACITY;
+    while (this.size > 0 && this.dequeValues[(this.head + this.size - 1) % this.dequeTimes.length]! <= value) this.size -= 1;
+    if (this.size === this.dequeTimes.length && this.size < DEQUE_MAX_CAPACITY) this.growDeque();
+    if (this.size === this.dequeTimes.length) {
+      this.head = (this.head + 1) % this.dequeTimes.length;
       this.size -= 1;
     }
-    const slot = (this.head + this.size) % DEQUE_CAPACITY;
+    const slot = (this.head + this.size) % this.dequeTimes.length;
     this.dequeTimes[slot] = timeMs;
     this.dequeValues[slot] = value;
     this.size += 1;
     const oldestMs = timeMs - this.settings.window_ms;
     while (this.dequeTimes[this.head]! < oldestMs) {
-      this.head = (this.head + 1) % DEQUE_CAPACITY;
+      this.head = (this.head + 1) % this.dequeTimes.length;
       this.size -= 1;
     }
+  }
+
+  /** Doubles the deque, oldest entry first. */
+  private growDeque(): void {
+    const capacity = this.dequeTimes.length;
+    const times = new Float64Array(capacity * 2);
+    const values = new Float64Array(capacity * 2);
+    for (let index = 0; index < this.size; index += 1) {
+      times[index] = this.dequeTimes[(this.head + index) % capacity]!;
+      values[index] = this.dequeValues[(this.head + index) % capacity]!;
+    }
+    this.dequeTimes = times;
+    this.dequeValues = values;
+    this.head = 0;
   }
 
   private restart(): void {
