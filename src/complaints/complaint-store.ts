@@ -221,33 +221,40 @@ export async function decideComplaint(
   });
 }
 
-/**
- * The engine matched a complaint to an anomaly (and its incident). A pending complaint becomes
- * verified by telemetry; an operator's decision stands. The anomaly and incident are recorded
- * either way. Writing the same match again changes nothing. Returns the resulting verification,
- * or undefined for an unknown complaint.
- */
-export async function recordTelemetryVerification(
-  db: Queryable,
-  complaintId: string,
-  match: { anomalyId: string; incidentId: string | null; atMs: number },
-): Promise<ComplaintVerificationState | undefined> {
-  // Every SET expression sees the row as it was, so the CASEs all test the old verification.
-  const { rows } = await db.query<{ verification: ComplaintVerificationState }>(
-    `UPDATE complaint SET matched_anomaly_id = $2, incident_id = coalesce($3, incident_id),
-       verification = CASE WHEN verification = 'pending' THEN 'verified_by_telemetry' ELSE verification END,
-       verified_at = CASE WHEN verification = 'pending' THEN $4 ELSE verified_at END
-     WHERE id = $1
-     RETURNING verification`,
-    [complaintId, match.anomalyId, match.incidentId, new Date(match.atMs)],
-  );
-  return rows[0]?.verification;
+/** What the engine concluded about one complaint since it last wrote. */
+export interface ComplaintAssignment {
+  complaintId: string;
+  /** The incident it belongs to (null: none); absent leaves the stored one. */
+  incidentId?: string | null;
+  /** The anomaly that verified it, and when telemetry first did. */
+  telemetryMatch?: { anomalyId: string; atMs: number };
 }
 
-/** The engine assigned a complaint to an incident without telemetry backing it (yet). */
-export async function recordComplaintIncident(db: Queryable, complaintId: string, incidentId: string | null): Promise<boolean> {
-  const result = await db.query('UPDATE complaint SET incident_id = $2 WHERE id = $1', [complaintId, incidentId]);
-  return (result.rowCount ?? 0) > 0;
+/**
+ * Records the engine's assignments in one statement. A telemetry match turns a pending complaint
+ * into one verified by telemetry; an operator's decision stands, but the anomaly is recorded either
+ * way. Writing the same assignment again changes nothing. Returns how many complaints it found.
+ */
+export async function recordComplaintAssignments(db: Queryable, assignments: readonly ComplaintAssignment[]): Promise<number> {
+  if (assignments.length === 0) return 0;
+  // Every SET expression sees the row as it was, so the CASEs all test the old verification.
+  const result = await db.query(
+    `UPDATE complaint c SET
+       incident_id = CASE WHEN u.sets_incident THEN u.incident_id ELSE c.incident_id END,
+       matched_anomaly_id = coalesce(u.anomaly_id, c.matched_anomaly_id),
+       verification = CASE WHEN u.anomaly_id IS NOT NULL AND c.verification = 'pending' THEN 'verified_by_telemetry' ELSE c.verification END,
+       verified_at = CASE WHEN u.anomaly_id IS NOT NULL AND c.verification = 'pending' THEN u.matched_at ELSE c.verified_at END
+     FROM unnest($1::uuid[], $2::boolean[], $3::text[], $4::text[], $5::timestamptz[]) AS u(id, sets_incident, incident_id, anomaly_id, matched_at)
+     WHERE c.id = u.id`,
+    [
+      assignments.map((assignment) => assignment.complaintId),
+      assignments.map((assignment) => assignment.incidentId !== undefined),
+      assignments.map((assignment) => assignment.incidentId ?? null),
+      assignments.map((assignment) => assignment.telemetryMatch?.anomalyId ?? null),
+      assignments.map((assignment) => (assignment.telemetryMatch === undefined ? null : new Date(assignment.telemetryMatch.atMs))),
+    ],
+  );
+  return result.rowCount ?? 0;
 }
 
 const date = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));

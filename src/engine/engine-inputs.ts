@@ -2,7 +2,7 @@
 // order they were stored (by their sequence numbers), as engine inputs; and each complaint's
 // assignment to an incident, with its verification when telemetry gave one.
 import type pg from 'pg';
-import { listComplaintsAfter, listDecisionsAfter, recordComplaintIncident, recordTelemetryVerification } from '../complaints/complaint-store.js';
+import { listComplaintsAfter, listDecisionsAfter, type ComplaintAssignment } from '../complaints/complaint-store.js';
 import type { ComplaintCategory } from '../contracts/complaint.js';
 import type { CorrelationEvent, EngineComplaint } from '../contracts/incident.js';
 import { complainantOf, type OperatorDecision } from './event-time-engine.js';
@@ -33,11 +33,25 @@ export async function readOperatorDecisionsAfter(pool: pg.Pool, siteId: string, 
   }));
 }
 
-/** The engine's assignment of a complaint: its incident, and its verification when telemetry gave it. An operator's decision is never overwritten. */
-export async function recordComplaintAssignment(db: pg.PoolClient, event: Extract<CorrelationEvent, { type: 'complaint_assigned' }>): Promise<void> {
-  if (event.verification === 'verified_by_telemetry' && event.anomalyId !== null) {
-    await recordTelemetryVerification(db, event.complaintId, { anomalyId: event.anomalyId, incidentId: event.incidentId, atMs: event.atMs });
-  } else {
-    await recordComplaintIncident(db, event.complaintId, event.incidentId);
+/**
+ * The net effect of a run of assignment events, one per complaint, as writing them in order would
+ * leave it: the last incident given, the last anomaly matched, and the time telemetry first matched.
+ */
+export function complaintAssignments(events: ReadonlyArray<Extract<CorrelationEvent, { type: 'complaint_assigned' }>>): ComplaintAssignment[] {
+  const byComplaint = new Map<string, ComplaintAssignment>();
+  for (const event of events) {
+    let assignment = byComplaint.get(event.complaintId);
+    if (assignment === undefined) {
+      assignment = { complaintId: event.complaintId };
+      byComplaint.set(event.complaintId, assignment);
+    }
+    if (event.verification === 'verified_by_telemetry' && event.anomalyId !== null) {
+      // A match without an incident leaves the incident as it was.
+      if (event.incidentId !== null) assignment.incidentId = event.incidentId;
+      assignment.telemetryMatch = { anomalyId: event.anomalyId, atMs: assignment.telemetryMatch?.atMs ?? event.atMs };
+    } else {
+      assignment.incidentId = event.incidentId;
+    }
   }
+  return [...byComplaint.values()];
 }

@@ -12,15 +12,16 @@
 // forever by a dead plant.
 import mqtt, { type MqttClient } from 'mqtt';
 import type pg from 'pg';
-import { anomalyToJson, type AnomalyEvent, type EngineSample } from '../contracts/anomaly.js';
-import { incidentToJson, type CorrelationEvent } from '../contracts/incident.js';
+import { anomalyToJson, type Anomaly, type AnomalyEvent, type EngineSample } from '../contracts/anomaly.js';
+import { incidentToJson, type CorrelationEvent, type Incident, type WorkOrderOpening } from '../contracts/incident.js';
 import type { SiteConfig } from '../contracts/site.js';
 import { qualityCode, telemetryBatchSchema, topics } from '../contracts/telemetry.js';
 import type { Logger } from '../log.js';
 import { openIncidentWorkOrder } from '../workorders/work-orders.js';
 import { markIncidentMerged, saveAnomaly, saveIncident } from './engine-store.js';
 import { EventTimeEngine } from './event-time-engine.js';
-import { readEngineComplaintsAfter, readOperatorDecisionsAfter, recordComplaintAssignment } from './engine-inputs.js';
+import { recordComplaintAssignments } from '../complaints/complaint-store.js';
+import { complaintAssignments, readEngineComplaintsAfter, readOperatorDecisionsAfter } from './engine-inputs.js';
 
 export interface LiveEngineOptions {
   mqttUrl: string;
@@ -193,15 +194,20 @@ export class LiveEngine {
     });
   }
 
-  /** Stores a run of conclusions in one transaction, then publishes them; retried until stored. */
+  /**
+   * Stores a run of conclusions in one transaction, then publishes them; retried until stored.
+   * A run holds every conclusion since the last write, so under a burst of complaints each incident
+   * and complaint is written once, in its latest state, however often it changed meanwhile.
+   */
   private async write(outputs: Output[]): Promise<void> {
     const siteId = this.options.site.site.id;
+    const run = collectRun(outputs);
     for (;;) {
       const client = await this.options.pool.connect().catch(() => undefined);
       if (client !== undefined) {
         try {
           await client.query('BEGIN');
-          for (const output of outputs) await this.store(client, siteId, output);
+          await this.store(client, siteId, run);
           await client.query('COMMIT');
           client.release();
           break;
@@ -214,39 +220,23 @@ export class LiveEngine {
       this.counters.writeFailures += 1;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
-    for (const output of outputs) this.publish(siteId, output);
+    this.counters.anomalyEvents += run.anomalyEvents;
+    this.counters.incidentEvents += run.incidentEvents;
+    for (const output of run.published) this.publish(siteId, output);
   }
 
-  private async store(client: pg.PoolClient, siteId: string, output: Output): Promise<void> {
-    if (output.kind === 'anomaly') {
-      this.counters.anomalyEvents += 1;
-      await saveAnomaly(client, siteId, output.event.anomaly);
-      return;
-    }
-    const event = output.event;
-    switch (event.type) {
-      case 'incident_opened':
-      case 'incident_updated':
-      case 'incident_closed':
-        this.counters.incidentEvents += 1;
-        await saveIncident(client, siteId, event.incident);
-        return;
-      case 'incidents_merged':
-        this.counters.incidentEvents += 1;
-        await markIncidentMerged(client, event.from, event.into);
-        return;
-      case 'complaint_assigned':
-        await recordComplaintAssignment(client, event);
-        return;
-      case 'work_order_opened':
-        {
-          const order = await openIncidentWorkOrder(client, this.options.site, event.workOrder);
-          if (order !== undefined) {
-            this.counters.workOrders += 1;
-            this.options.log.info({ workOrder: order.id, code: order.code, incident: order.incident_id, priority: order.priority, crew: order.crew, dueAt: order.due_at }, 'work order opened');
-          }
-        }
-        return;
+  /** In the order the rows refer to each other: anomalies and incidents, merges, complaints, then work orders. */
+  private async store(client: pg.PoolClient, siteId: string, run: OutputRun): Promise<void> {
+    for (const anomaly of run.anomalies.values()) await saveAnomaly(client, siteId, anomaly);
+    for (const incident of run.incidents.values()) await saveIncident(client, siteId, incident);
+    for (const merge of run.merges) await markIncidentMerged(client, merge.from, merge.into);
+    await recordComplaintAssignments(client, complaintAssignments(run.assignments));
+    for (const opening of run.workOrders) {
+      const order = await openIncidentWorkOrder(client, this.options.site, opening);
+      if (order !== undefined) {
+        this.counters.workOrders += 1;
+        this.options.log.info({ workOrder: order.id, code: order.code, incident: order.incident_id, priority: order.priority, crew: order.crew, dueAt: order.due_at }, 'work order opened');
+      }
     }
   }
 
@@ -261,6 +251,55 @@ export class LiveEngine {
       client.publish(topics.incidents(siteId), JSON.stringify({ type: output.event.type, at: new Date(output.event.atMs).toISOString(), from: output.event.from, into: output.event.into }), { qos: 1 });
     }
   }
+}
+
+type CorrelationOf<T extends CorrelationEvent['type']> = Extract<CorrelationEvent, { type: T }>;
+
+/** A run of conclusions reduced to what to write, each row in its latest state, and what to publish. */
+interface OutputRun {
+  anomalies: Map<string, Anomaly>;
+  incidents: Map<string, Incident>;
+  merges: Array<CorrelationOf<'incidents_merged'>>;
+  assignments: Array<CorrelationOf<'complaint_assigned'>>;
+  workOrders: WorkOrderOpening[];
+  /** In order; an incident's update is left out when a later event of the same incident carries its newer state. */
+  published: Output[];
+  anomalyEvents: number;
+  incidentEvents: number;
+}
+
+function collectRun(outputs: readonly Output[]): OutputRun {
+  const run: OutputRun = { anomalies: new Map(), incidents: new Map(), merges: [], assignments: [], workOrders: [], published: [], anomalyEvents: 0, incidentEvents: 0 };
+  const lastIncidentEvent = new Map<string, number>();
+  outputs.forEach((output, index) => {
+    if (output.kind === 'anomaly') {
+      run.anomalyEvents += 1;
+      run.anomalies.set(output.event.anomaly.id, output.event.anomaly);
+      return;
+    }
+    const event = output.event;
+    switch (event.type) {
+      case 'incident_opened':
+      case 'incident_updated':
+      case 'incident_closed':
+        run.incidentEvents += 1;
+        run.incidents.set(event.incident.id, event.incident);
+        lastIncidentEvent.set(event.incident.id, index);
+        return;
+      case 'incidents_merged':
+        run.incidentEvents += 1;
+        run.merges.push(event);
+        return;
+      case 'complaint_assigned':
+        run.assignments.push(event);
+        return;
+      case 'work_order_opened':
+        run.workOrders.push(event.workOrder);
+        return;
+    }
+  });
+  run.published = outputs.filter((output, index) => output.kind === 'anomaly' || output.event.type !== 'incident_updated' || lastIncidentEvent.get(output.event.incident.id) === index);
+  return run;
 }
 
 /** Stored history as 5-minute means of good samples, oldest first, for the baselines. */

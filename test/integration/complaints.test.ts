@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { createApp } from '../../src/api/app.js';
 import { acceptComplaint } from '../../src/complaints/complaint-intake.js';
-import { listComplaintsAfter, listDecisionsAfter, recordTelemetryVerification } from '../../src/complaints/complaint-store.js';
+import { listComplaintsAfter, listDecisionsAfter, recordComplaintAssignments } from '../../src/complaints/complaint-store.js';
 import { findCustomerAccounts, registerCustomerAccounts } from '../../src/complaints/customer-accounts.js';
 import type { Geocoder } from '../../src/complaints/geocoder.js';
 import { customerDirectorySchema } from '../../src/contracts/customers.js';
@@ -323,8 +323,7 @@ describe('complaint verification', function () {
 
   it('a telemetry-verified complaint cannot be verified again but can be rejected', async () => {
     const id = await newComplaint();
-    const verification = await recordTelemetryVerification(api.db.pool, id, { anomalyId: 'anomaly-dma-1-pressure-drop', incidentId: 'incident-1', atMs: Date.parse('2026-03-01T08:30:00Z') });
-    expect(verification).to.equal('verified_by_telemetry');
+    expect(await recordComplaintAssignments(api.db.pool, [{ complaintId: id, incidentId: 'incident-1', telemetryMatch: { anomalyId: 'anomaly-dma-1-pressure-drop', atMs: Date.parse('2026-03-01T08:30:00Z') } }])).to.equal(1);
     const stored = (await call(api, 'GET', `/complaints/${id}`)).body;
     expect(stored).to.include({ verification: 'verified_by_telemetry', matched_anomaly_id: 'anomaly-dma-1-pressure-drop', incident_id: 'incident-1', verified_at: '2026-03-01T08:30:00.000Z', verified_by: null });
     const verified = await verify(id);
@@ -336,9 +335,9 @@ describe('complaint verification', function () {
   it('telemetry does not overturn an operator decision, but records the match', async () => {
     const id = await newComplaint();
     await reject(id);
-    expect(await recordTelemetryVerification(api.db.pool, id, { anomalyId: 'anomaly-2', incidentId: null, atMs: Date.parse('2026-03-01T09:30:00Z') })).to.equal('rejected');
+    expect(await recordComplaintAssignments(api.db.pool, [{ complaintId: id, telemetryMatch: { anomalyId: 'anomaly-2', atMs: Date.parse('2026-03-01T09:30:00Z') } }])).to.equal(1);
     expect((await call(api, 'GET', `/complaints/${id}`)).body).to.include({ verification: 'rejected', matched_anomaly_id: 'anomaly-2', verified_at: '2026-03-01T09:00:00.000Z' });
-    expect(await recordTelemetryVerification(api.db.pool, '00000000-0000-4000-8000-000000000000', { anomalyId: 'a', incidentId: null, atMs: 0 })).to.equal(undefined);
+    expect(await recordComplaintAssignments(api.db.pool, [{ complaintId: '00000000-0000-4000-8000-000000000000', telemetryMatch: { anomalyId: 'a', atMs: 0 } }])).to.equal(0);
   });
 
   it('gives the engine operator decisions in the order they were made', async () => {

@@ -7,7 +7,7 @@ import type { CorrelationEvent, EngineComplaint, Incident } from '../../src/cont
 import { siteConfigSchema, type SiteConfig } from '../../src/contracts/site.js';
 import { Correlator } from '../../src/engine/correlation/correlator.js';
 import { matchScore } from '../../src/engine/correlation/match-score.js';
-import { incidentKind, incidentPriority } from '../../src/engine/correlation/priority.js';
+import { ComplaintTally, incidentKind, incidentPriority } from '../../src/engine/correlation/priority.js';
 
 const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
 const MINUTE = 60_000;
@@ -139,7 +139,7 @@ describe('correlation: complaint-to-anomaly score', () => {
 
 describe('correlation: incident kind and priority', () => {
   const site = town();
-  const asEvidence = (complaints: EngineComplaint[]) => complaints.map((item) => ({ ...item, verification: 'pending' as const }));
+  const asEvidence = (complaints: EngineComplaint[]) => ComplaintTally.of(complaints.map((item) => ({ ...item, verification: 'pending' as const })));
   const kindCases: Array<[string, AnomalyKind[], ComplaintCategory[], string]> = [
     ['a large flow rise with leak_burst calls', ['flow_very_high'], ['leak_burst'], 'burst'],
     ['a flow rise with a pressure drop, in telemetry alone', ['flow_above_profile', 'pressure_drop'], [], 'burst'],
@@ -179,10 +179,28 @@ describe('correlation: incident kind and priority', () => {
     expect(result.priority).to.equal('P2');
   });
 
+  it('keeps complaint counts in step as complaints are re-verified and incidents merge', () => {
+    const evidence = (id: string, category: ComplaintCategory, zone: string | null, complainant: string | null) => ({ id, category, zone, complainant, verification: 'pending' as const });
+    const first = [evidence('c1', 'no_water', 'dma-1', '+62811a'), evidence('c2', 'no_water', 'dma-2', '+62811a'), evidence('c3', 'leak_burst', null, null)];
+    const second = [evidence('c4', 'low_pressure', 'dma-2', '+62811b')];
+    const tally = ComplaintTally.of(first);
+    tally.merge(ComplaintTally.of(second));
+    const rejected = { ...first[0]!, verification: 'rejected' as const };
+    tally.reverify(rejected, 'pending');
+    const verified = { ...second[0]!, verification: 'verified_by_operator' as const };
+    tally.reverify(verified, 'pending');
+    const fromScratch = ComplaintTally.of([rejected, first[1]!, first[2]!, verified]);
+    for (const current of [tally, fromScratch]) {
+      expect({ total: current.total, counted: current.counted, rejected: current.rejected, operatorVerified: current.operatorVerified, complainants: current.complainants }).to.deep.equal({ total: 4, counted: 3, rejected: 1, operatorVerified: 1, complainants: 3 });
+      expect(Object.fromEntries(current.byCategory)).to.deep.equal({ no_water: 1, leak_burst: 1, low_pressure: 1 });
+      expect([...current.byZone]).to.deep.equal([['dma-2', 2]]);
+    }
+  });
+
   const thresholdCases: Array<[number, string]> = [[70, 'P1'], [69.5, 'P2'], [45, 'P2'], [25, 'P3'], [24, 'P4']];
   for (const [score, expected] of thresholdCases) {
     it(`maps a score of ${score} to ${expected}`, () => {
-      const evidence = { zone: null, complaints: [], anomalies: [], durationSteps: 0 };
+      const evidence = { zone: null, complaints: new ComplaintTally(), anomalies: [], durationSteps: 0 };
       const settings = { ...site.correlation.priority, kind_points: { ...site.correlation.priority.kind_points, other: score } };
       expect(incidentPriority(evidence, 'other', new Map(), settings).priority).to.equal(expected);
     });

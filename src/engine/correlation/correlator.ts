@@ -20,7 +20,7 @@ import {
 } from '../../contracts/incident.js';
 import type { LatLon, SiteConfig, Zone } from '../../contracts/site.js';
 import { matchScore } from './match-score.js';
-import { incidentKind, incidentPriority, jobTypeByKind } from './priority.js';
+import { ComplaintTally, incidentKind, incidentPriority, jobTypeByKind, type EvidenceComplaint } from './priority.js';
 
 /** Complaints of one group in one zone and window cluster together; a burst brings all three supply categories. */
 const complaintGroup: Record<ComplaintCategory, string> = { no_water: 'supply', low_pressure: 'supply', leak_burst: 'supply', water_quality: 'quality', other: 'other' };
@@ -30,7 +30,8 @@ const notConcurrencyKinds: ReadonlySet<string> = new Set(['slow_leak', 'night_fl
 
 const NO_ZONE = '';
 
-interface ComplaintState {
+/** Also the complaint as its incident's priority counts it. */
+interface ComplaintState extends EvidenceComplaint {
   complaint: EngineComplaint;
   group: string;
   verification: ComplaintVerification;
@@ -57,6 +58,7 @@ interface IncidentState {
   closedAtMs: number | null;
   mergedInto: string | null;
   complaints: ComplaintState[];
+  complaintTally: ComplaintTally;
   anomalies: AnomalyState[];
   /** Event time of its first evidence: clustering takes complaints up to max_span_ms after it. */
   spanStartMs: number;
@@ -120,6 +122,8 @@ export class Correlator {
   private readonly complaintsById = new Map<string, ComplaintState>();
   private readonly complaintsByTime = new TimeQueue<ComplaintState>((state) => state.complaint.reportedAtMs);
   private readonly recentByZone = new Map<string, TimeQueue<ComplaintState>>();
+  /** Recent complaints in no incident yet, by zone, in arrival order: what clusters and pull-ins look for, without scanning the assigned. */
+  private readonly unassignedByZone = new Map<string, Set<ComplaintState>>();
   private readonly liveAnomalies = new Map<string, AnomalyState>();
 
   private readonly allIncidents: IncidentState[] = [];
@@ -171,10 +175,22 @@ export class Correlator {
     const atMs = complaint.reportedAtMs;
     this.catchUp(atMs, out);
     if (this.complaintsById.has(complaint.id)) return out;
-    const state: ComplaintState = { complaint, group: complaintGroup[complaint.category], verification: 'pending', anomalyId: null, score: 0, incident: null };
+    const state: ComplaintState = {
+      id: complaint.id,
+      category: complaint.category,
+      zone: complaint.zone,
+      complainant: complaint.complainant,
+      complaint,
+      group: complaintGroup[complaint.category],
+      verification: 'pending',
+      anomalyId: null,
+      score: 0,
+      incident: null,
+    };
     this.complaintsById.set(complaint.id, state);
     this.complaintsByTime.push(state);
     this.recentQueue(complaint.zone).push(state);
+    this.unassignedIn(complaint.zone).add(state);
     this.reassigned.add(state);
     this.correlateComplaint(state, atMs);
     this.flush(atMs, out);
@@ -190,13 +206,13 @@ export class Correlator {
     if (state === undefined || state.complaint.reportedAtMs < atMs - this.settings.decision_window_ms) return out;
     const verification: ComplaintVerification = decision === 'verified' ? 'verified_by_operator' : 'rejected';
     if (state.verification === verification) return out;
-    state.verification = verification;
+    this.reverify(state, verification);
     this.reassigned.add(state);
     const incident = state.incident;
     if (incident !== null) {
       this.changed.add(incident);
       if (incident.closedAtMs === null) incident.lastActivityMs = Math.max(incident.lastActivityMs, atMs);
-      if (decision === 'rejected' && incident.closedAtMs === null && incident.anomalies.length === 0 && incident.complaints.every((member) => member.verification === 'rejected')) {
+      if (decision === 'rejected' && incident.closedAtMs === null && incident.anomalies.length === 0 && incident.complaintTally.counted === 0) {
         this.close(incident, atMs);
       }
     } else if (decision === 'verified') {
@@ -228,7 +244,7 @@ export class Correlator {
     const matches = this.anomaliesMatching(state);
     const best = matches[0];
     if (best !== undefined && best.score >= this.settings.match.threshold) {
-      state.verification = 'verified_by_telemetry';
+      this.reverify(state, 'verified_by_telemetry');
       state.anomalyId = best.anomaly.anomaly.id;
       state.score = best.score;
       this.gather(
@@ -273,7 +289,7 @@ export class Correlator {
       const { score } = matchScore(complaint.complaint, state.anomaly, this.tagLocations.get(state.anomaly.tag), match);
       if (score < match.threshold) continue;
       if (complaint.verification === 'pending' || (complaint.verification === 'verified_by_telemetry' && score > complaint.score)) {
-        complaint.verification = 'verified_by_telemetry';
+        this.reverify(complaint, 'verified_by_telemetry');
         complaint.anomalyId = state.anomaly.id;
         complaint.score = score;
         this.reassigned.add(complaint);
@@ -320,8 +336,9 @@ export class Correlator {
     if (state.complaint.zone === null) return [state];
     const sinceMs = Math.max(state.complaint.reportedAtMs - this.settings.cluster.window_ms, atMs - this.recentRetentionMs);
     const cluster: ComplaintState[] = [];
-    for (const other of this.recentQueue(state.complaint.zone).from(sinceMs)) {
-      if (other === state || (other.incident === null && other.verification !== 'rejected' && other.group === state.group && other.complaint.reportedAtMs <= state.complaint.reportedAtMs)) cluster.push(other);
+    for (const other of this.unassignedIn(state.complaint.zone)) {
+      if (other.complaint.reportedAtMs < sinceMs) continue;
+      if (other === state || (other.verification !== 'rejected' && other.group === state.group && other.complaint.reportedAtMs <= state.complaint.reportedAtMs)) cluster.push(other);
     }
     return cluster;
   }
@@ -416,9 +433,10 @@ export class Correlator {
         const zone = item.complaint.zone;
         if (zone === null) continue;
         const fromMs = Math.max(item.complaint.reportedAtMs - windowMs, atMs - this.recentRetentionMs);
-        for (const other of this.recentQueue(zone).from(fromMs)) {
-          if (other.complaint.reportedAtMs > Math.min(item.complaint.reportedAtMs + windowMs, spanEndMs())) break;
-          if (other.incident === null && other.verification !== 'rejected' && other.group === item.group) work.push(this.attachComplaint(other, target, atMs));
+        for (const other of this.unassignedIn(zone)) {
+          const reportedAtMs = other.complaint.reportedAtMs;
+          if (reportedAtMs < fromMs || reportedAtMs > Math.min(item.complaint.reportedAtMs + windowMs, spanEndMs())) continue;
+          if (other.verification !== 'rejected' && other.group === item.group) work.push(this.attachComplaint(other, target, atMs));
         }
       } else {
         for (const other of this.liveAnomalies.values()) {
@@ -430,7 +448,9 @@ export class Correlator {
 
   private attachComplaint(complaint: ComplaintState, incident: IncidentState, atMs: number): ComplaintState {
     complaint.incident = incident;
+    this.unassignedByZone.get(complaint.zone ?? NO_ZONE)?.delete(complaint);
     incident.complaints.push(complaint);
+    incident.complaintTally.add(complaint);
     incident.lastActivityMs = Math.max(incident.lastActivityMs, atMs);
     incident.spanStartMs = Math.min(incident.spanStartMs, complaint.complaint.reportedAtMs);
     if (complaint.complaint.zone !== null && complaint.complaint.zone === incident.zone) {
@@ -463,6 +483,7 @@ export class Correlator {
       closedAtMs: null,
       mergedInto: null,
       complaints: [],
+      complaintTally: new ComplaintTally(),
       anomalies: [],
       lastActivityMs: atMs,
       spanStartMs: atMs,
@@ -489,6 +510,7 @@ export class Correlator {
       into.complaints.push(complaint);
       this.reassigned.add(complaint);
     }
+    into.complaintTally.merge(from.complaintTally);
     for (const anomaly of from.anomalies) {
       anomaly.incident = into;
       into.anomalies.push(anomaly);
@@ -499,6 +521,7 @@ export class Correlator {
     into.workOrder ??= from.workOrder;
     from.mergedInto = into.id;
     from.complaints = [];
+    from.complaintTally = new ComplaintTally();
     from.anomalies = [];
     this.openIncidents.delete(from);
     this.changed.delete(from);
@@ -570,12 +593,37 @@ export class Correlator {
       queue.dropBefore(recentFromMs);
       if (queue.size === 0) this.recentByZone.delete(zone);
     }
+    for (const [zone, unassigned] of this.unassignedByZone) {
+      // Arrival order is report order but for late arrivals, which wait their turn here; every reader checks the time too.
+      for (const state of unassigned) {
+        if (state.complaint.reportedAtMs >= recentFromMs) break;
+        unassigned.delete(state);
+      }
+      if (unassigned.size === 0) this.unassignedByZone.delete(zone);
+    }
     this.complaintsByTime.dropBefore(timeMs - this.settings.decision_window_ms, (state) => this.complaintsById.delete(state.complaint.id));
     // A closed anomaly no complaint can match any more, and whose own incident no longer needs it here.
     const matchableFromMs = timeMs - this.settings.match.after_end_ms;
     for (const [id, state] of this.liveAnomalies) {
       if (state.anomaly.endMs !== null && state.anomaly.endMs < matchableFromMs) this.liveAnomalies.delete(id);
     }
+  }
+
+  private unassignedIn(zone: string | null): Set<ComplaintState> {
+    const key = zone ?? NO_ZONE;
+    let unassigned = this.unassignedByZone.get(key);
+    if (unassigned === undefined) {
+      unassigned = new Set();
+      this.unassignedByZone.set(key, unassigned);
+    }
+    return unassigned;
+  }
+
+  /** Sets a complaint's verification, keeping its incident's tally in step. */
+  private reverify(state: ComplaintState, verification: ComplaintVerification): void {
+    const before = state.verification;
+    state.verification = verification;
+    state.incident?.complaintTally.reverify(state, before);
   }
 
   private recentQueue(zone: string | null): TimeQueue<ComplaintState> {
@@ -627,7 +675,7 @@ export class Correlator {
   private recompute(incident: IncidentState): void {
     const evidence = {
       zone: incident.zone,
-      complaints: incident.complaints.map((state) => ({ ...state.complaint, verification: state.verification })),
+      complaints: incident.complaintTally,
       anomalies: incident.anomalies.map((state) => state.anomaly),
       durationSteps: incident.durationSteps,
     };
@@ -648,8 +696,8 @@ export class Correlator {
     if (atMs < incident.openedAtMs + settings.settle_ms) return;
     if (priorities.indexOf(incident.priority) > priorities.indexOf(settings.min_priority)) return;
     if (!isVerified(incident)) {
-      const counted = incident.complaints.filter((state) => state.verification !== 'rejected');
-      if (counted.length === 0 || !counted.every((state) => settings.open_unverified[state.complaint.category])) return;
+      const categories = [...incident.complaintTally.byCategory.keys()];
+      if (categories.length === 0 || !categories.every((category) => settings.open_unverified[category])) return;
     }
     const workOrder: WorkOrderOpening = {
       id: `wo-${incident.id}`,
@@ -666,7 +714,7 @@ export class Correlator {
 }
 
 function isVerified(incident: IncidentState): boolean {
-  return incident.anomalies.length > 0 || incident.complaints.some((state) => state.verification === 'verified_by_operator');
+  return incident.anomalies.length > 0 || incident.complaintTally.operatorVerified > 0;
 }
 
 function toIncident(incident: IncidentState): Incident {

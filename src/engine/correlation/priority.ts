@@ -17,9 +17,76 @@ export interface EvidenceComplaint {
   verification: ComplaintVerification;
 }
 
+/**
+ * What the priority reads from an incident's complaints, kept as counts so that a complaint joining
+ * an incident of thousands costs the same as one joining an incident of one. Rejected complaints
+ * are counted apart and nowhere else.
+ */
+export class ComplaintTally {
+  total = 0;
+  rejected = 0;
+  operatorVerified = 0;
+  readonly byCategory = new Map<ComplaintCategory, number>();
+  readonly byComplainant = new Map<string, number>();
+  /** Counted complaints per zone, in order of the zone's first appearance. */
+  readonly byZone = new Map<string, number>();
+
+  static of(complaints: readonly EvidenceComplaint[]): ComplaintTally {
+    const tally = new ComplaintTally();
+    for (const complaint of complaints) tally.add(complaint);
+    return tally;
+  }
+
+  get counted(): number {
+    return this.total - this.rejected;
+  }
+
+  get complainants(): number {
+    return this.byComplainant.size;
+  }
+
+  add(complaint: EvidenceComplaint): void {
+    this.change(complaint, complaint.verification, 1);
+  }
+
+  /** The complaint, counted under `before`, is now counted under its current verification. */
+  reverify(complaint: EvidenceComplaint, before: ComplaintVerification): void {
+    this.change(complaint, before, -1);
+    this.change(complaint, complaint.verification, 1);
+  }
+
+  merge(other: ComplaintTally): void {
+    this.total += other.total;
+    this.rejected += other.rejected;
+    this.operatorVerified += other.operatorVerified;
+    for (const [category, count] of other.byCategory) bump(this.byCategory, category, count);
+    for (const [complainant, count] of other.byComplainant) bump(this.byComplainant, complainant, count);
+    for (const [zone, count] of other.byZone) bump(this.byZone, zone, count);
+  }
+
+  private change(complaint: EvidenceComplaint, verification: ComplaintVerification, delta: 1 | -1): void {
+    this.total += delta;
+    if (verification === 'rejected') {
+      this.rejected += delta;
+      return;
+    }
+    if (verification === 'verified_by_operator') this.operatorVerified += delta;
+    bump(this.byCategory, complaint.category, delta);
+    bump(this.byComplainant, complaint.complainant ?? `complaint ${complaint.id}`, delta);
+    if (complaint.zone !== null) bump(this.byZone, complaint.zone, delta);
+  }
+}
+
+/** Adds to a count; a key that reaches zero is dropped, and comes back last in the order. */
+function bump<K>(counts: Map<K, number>, key: K, delta: number): void {
+  const count = (counts.get(key) ?? 0) + delta;
+  if (count === 0) counts.delete(key);
+  else counts.set(key, count);
+}
+
 export interface IncidentEvidence {
   zone: string | null;
-  complaints: readonly EvidenceComplaint[];
+  complaints: ComplaintTally;
   anomalies: readonly Anomaly[];
   /** Full duration steps the incident has been open. */
   durationSteps: number;
@@ -49,10 +116,6 @@ const categoryKind: Record<ComplaintCategory, IncidentKind> = { no_water: 'no_wa
 /** Ties between complaint categories go to the first here. */
 const categoryPrecedence: readonly ComplaintCategory[] = ['no_water', 'leak_burst', 'low_pressure', 'water_quality', 'other'];
 
-export function countedComplaints(complaints: readonly EvidenceComplaint[]): EvidenceComplaint[] {
-  return complaints.filter((complaint) => complaint.verification !== 'rejected');
-}
-
 /**
  * In order: burst (a large flow rise or a pressure drop with leak_burst complaints, or in telemetry
  * alone a flow rise with a pressure drop or collapse); pump_trip; leak (a flow rise, slow leak or
@@ -62,7 +125,7 @@ export function countedComplaints(complaints: readonly EvidenceComplaint[]): Evi
 export function incidentKind(evidence: Pick<IncidentEvidence, 'complaints' | 'anomalies'>): IncidentKind {
   const kinds = new Set(evidence.anomalies.map((anomaly) => anomaly.kind));
   const has = (set: ReadonlySet<AnomalyKind>) => [...kinds].some((kind) => set.has(kind));
-  const counts = categoryCounts(countedComplaints(evidence.complaints));
+  const counts = evidence.complaints.byCategory;
   const leakBurstCalls = counts.get('leak_burst') ?? 0;
   if ((has(LARGE_FLOW_RISE) || kinds.has('pressure_drop')) && leakBurstCalls > 0) return 'burst';
   if (has(FLOW_RISE) && (kinds.has('pressure_drop') || kinds.has('pressure_very_low'))) return 'burst';
@@ -77,12 +140,6 @@ export function incidentKind(evidence: Pick<IncidentEvidence, 'complaints' | 'an
     if ((counts.get(category) ?? 0) > (best === undefined ? 0 : counts.get(best)!)) best = category;
   }
   return best === undefined ? 'other' : categoryKind[best];
-}
-
-function categoryCounts(complaints: readonly EvidenceComplaint[]): Map<ComplaintCategory, number> {
-  const counts = new Map<ComplaintCategory, number>();
-  for (const complaint of complaints) counts.set(complaint.category, (counts.get(complaint.category) ?? 0) + 1);
-  return counts;
 }
 
 export type SeverityClass = 'severe' | 'moderate' | 'mild';
@@ -114,8 +171,8 @@ export function incidentPriority(evidence: IncidentEvidence, kind: IncidentKind,
   const add = (factor: string, points: number, detail: string) => {
     if (points > 0) reasons.push({ factor, points: Math.round(points * 100) / 100, detail });
   };
-  const counted = countedComplaints(evidence.complaints);
-  const affected = affectedZones(evidence, counted, zones);
+  const tally = evidence.complaints;
+  const affected = affectedZones(evidence, zones);
 
   const customers = affected.reduce((sum, zone) => sum + zone.customers, 0);
   if (affected.length > 0) {
@@ -134,13 +191,12 @@ export function incidentPriority(evidence: IncidentEvidence, kind: IncidentKind,
     add('critical_customers', points, `${found.length} ${found.length === 1 ? one : many} in ${where}: ${found.map((customer) => customer.name).join(', ')}`);
   }
 
-  if (counted.length > 0) {
-    const complainants = new Set(counted.map((complaint) => complaint.complainant ?? `complaint ${complaint.id}`)).size;
-    const rejected = evidence.complaints.length - counted.length;
+  if (tally.counted > 0) {
+    const { complainants, counted, rejected } = tally;
     add(
       'complainants',
       Math.min(settings.complainants_max_points, complainants * settings.complainant_points),
-      `${complainants} distinct complainant${complainants === 1 ? '' : 's'} in ${counted.length} complaint${counted.length === 1 ? '' : 's'}${rejected > 0 ? ` (${rejected} rejected, not counted)` : ''}`,
+      `${complainants} distinct complainant${complainants === 1 ? '' : 's'} in ${counted} complaint${counted === 1 ? '' : 's'}${rejected > 0 ? ` (${rejected} rejected, not counted)` : ''}`,
     );
   }
 
@@ -156,7 +212,7 @@ export function incidentPriority(evidence: IncidentEvidence, kind: IncidentKind,
   add('category', settings.kind_points[kind], `incident kind ${kind}`);
 
   const byTelemetry = evidence.anomalies.length > 0;
-  const byOperator = evidence.complaints.some((complaint) => complaint.verification === 'verified_by_operator');
+  const byOperator = tally.operatorVerified > 0;
   if (byTelemetry || byOperator) {
     add('verification', settings.verified_points, byTelemetry ? `verified by telemetry (${evidence.anomalies.length} anomal${evidence.anomalies.length === 1 ? 'y' : 'ies'})` : 'verified by an operator');
   }
@@ -173,11 +229,11 @@ export function priorityForScore(score: number, settings: PrioritySettings): Pri
 }
 
 /** The incident's zone, then the other zones its counted complaints and anomalies lie in, in order of appearance. */
-function affectedZones(evidence: IncidentEvidence, counted: readonly EvidenceComplaint[], zones: ReadonlyMap<string, Zone>): Zone[] {
+function affectedZones(evidence: IncidentEvidence, zones: ReadonlyMap<string, Zone>): Zone[] {
   const ids = new Set<string>();
   if (evidence.zone !== null) ids.add(evidence.zone);
   for (const anomaly of evidence.anomalies) if (anomaly.zone !== null) ids.add(anomaly.zone);
-  for (const complaint of counted) if (complaint.zone !== null) ids.add(complaint.zone);
+  for (const zone of evidence.complaints.byZone.keys()) ids.add(zone);
   return [...ids].flatMap((id) => zones.get(id) ?? []);
 }
 
