@@ -20,15 +20,21 @@
 // - The connection has one owner, mqtt.js: it reconnects, and resends what was in flight when the
 //   link dropped. This class only reacts to its events ('connect' starts sending, a dropped link
 //   stops it) and never opens or closes the connection except in close().
+// - MQTT 5 when the broker speaks it, else 3.1.1 (the embedded broker). Over MQTT 5 the ingest
+//   gate (ingest-gate.ts) keeps telemetry buffered after a connection while the site's shared
+//   ingest group is missing at the broker; then what was in flight when the link dropped is
+//   taken back from mqtt.js and sent again from the buffer once the group is back, not resent
+//   by mqtt.js on reconnection into the gap.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient, type Packet } from 'mqtt';
 import type { ConnectorSettings } from '../../src/contracts/connector-settings.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { topics, type StateMessage, type TelemetryBatch } from '../../src/contracts/telemetry.js';
 import type { Logger } from '../../src/log.js';
 import type { Clock, DeviceReading, TelemetrySink } from '../connector.js';
 import type { ConnectorMetrics } from '../metrics.js';
+import { IngestGate } from './ingest-gate.js';
 import { ReportByException } from './report-by-exception.js';
 import { DiskMessageBuffer, MemoryMessageBuffer, type BufferEntry, type MessageBuffer } from './store-and-forward.js';
 
@@ -51,10 +57,18 @@ interface InFlight {
   device: string;
   historical: boolean;
   state: 'sent' | 'acked' | 'failed';
+  /** The callback given to mqtt.js, by which its pending publication is found again. */
+  callback: (error: Error | null | undefined, packet?: Packet) => void;
 }
+
+type PublishCallback = InFlight['callback'];
+
+/** A broker that speaks only MQTT 3.1.1 refuses an MQTT 5 CONNECT with one of these codes. */
+const UNSUPPORTED_PROTOCOL_CODES: ReadonlySet<number> = new Set([0x01, 0x84]);
 
 export class MqttPublisher implements TelemetrySink {
   private readonly client: MqttClient;
+  private readonly ingestGate: IngestGate;
   private readonly clock: Clock;
   private readonly siteId: string;
   private readonly buffer: MessageBuffer;
@@ -79,6 +93,10 @@ export class MqttPublisher implements TelemetrySink {
   /** No more sending (close() has begun); acknowledgements still remove entries until the buffer closes. */
   private stopped = false;
   private bufferClosed = false;
+  /** The broker refused MQTT 5: reconnect over 3.1.1 when that connection has closed. */
+  private reconnectOver311 = false;
+  /** True while in-flight telemetry is taken back from mqtt.js: its failures are expected. */
+  private withdrawing = false;
 
   constructor(private readonly options: MqttPublisherOptions) {
     this.clock = options.clock ?? Date.now;
@@ -99,18 +117,37 @@ export class MqttPublisher implements TelemetrySink {
     const stateTopic = topics.connectorState(this.siteId, options.connectorId);
     this.client = mqtt.connect(options.url, {
       clientId: `tirta-connector-${this.siteId}-${options.connectorId}`,
+      protocolVersion: 5,
       clean: false,
+      properties: { sessionExpiryInterval: 3600 },
       reconnectPeriod: 1000,
       will: { topic: stateTopic, payload: Buffer.from(JSON.stringify(this.state('offline', 'connection lost'))), qos: 1, retain: true },
     });
+    this.ingestGate = new IngestGate(this.client, { siteId: this.siteId, log: options.log, onOpen: () => this.pump() });
     this.client.on('connect', () => {
       this.connectionErrorReported = false;
-      options.log.info({ url: redactUrl(options.url), buffered: this.buffer.depth }, 'connector connected to broker');
+      options.log.info({ url: redactUrl(options.url), buffered: this.buffer.depth, protocolVersion: this.client.options.protocolVersion }, 'connector connected to broker');
       this.client.publish(stateTopic, JSON.stringify(this.state('online')), { qos: 1, retain: true });
       this.publishStates();
-      this.pump();
+      this.ingestGate.connected();
     });
-    this.client.on('error', (error) => {
+    this.client.on('close', () => {
+      this.ingestGate.disconnected();
+      if (this.ingestGate.groupAnnounced) this.withdrawInFlight();
+      // Once the refused connection has closed: sooner, mqtt.js would also schedule a reconnection of its own.
+      if (this.reconnectOver311) {
+        this.reconnectOver311 = false;
+        this.client.reconnect();
+      }
+    });
+    this.client.on('error', (error: Error & { code?: number }) => {
+      if (this.client.options.protocolVersion === 5 && error.code !== undefined && UNSUPPORTED_PROTOCOL_CODES.has(error.code)) {
+        options.log.info({ url: redactUrl(options.url) }, 'broker speaks MQTT 3.1.1 only: publishing over 3.1.1, without the ingest group check');
+        this.client.options.protocolVersion = 4;
+        delete this.client.options.properties;
+        this.reconnectOver311 = true;
+        return;
+      }
       // Refused reconnects repeat every second during an outage: warn once per outage.
       if (this.connectionErrorReported) options.log.debug({ err: error }, 'broker connection error');
       else options.log.warn({ err: error }, 'broker connection error');
@@ -175,6 +212,7 @@ export class MqttPublisher implements TelemetrySink {
     while (this.client.connected && this.buffer.depth > 0 && Date.now() < deadline) await sleep(20);
     this.stopped = true;
     clearTimeout(this.pumpTimer);
+    this.ingestGate.stop();
     let stateAcknowledged = false;
     if (this.client.connected) {
       const stateTopic = topics.connectorState(this.siteId, this.options.connectorId);
@@ -196,7 +234,7 @@ export class MqttPublisher implements TelemetrySink {
 
   /** Hands buffered batches to mqtt.js, oldest first, within the in-flight and drain limits. */
   private pump(): void {
-    if (this.stopped || !this.client.connected || this.pumpTimer !== undefined) return;
+    if (this.stopped || !this.client.connected || !this.ingestGate.open || this.pumpTimer !== undefined) return;
     while (this.inFlight.length < this.maxInFlight) {
       const entries = this.buffer.peek(Math.min(64, this.maxInFlight - this.inFlight.length), this.lastSentId);
       if (entries.length === 0) {
@@ -213,7 +251,7 @@ export class MqttPublisher implements TelemetrySink {
           }
         }
         this.send(entry.id, outgoing);
-        if (!this.client.connected) return;
+        if (!this.client.connected || !this.ingestGate.open) return;
       }
     }
   }
@@ -227,22 +265,37 @@ export class MqttPublisher implements TelemetrySink {
   }
 
   private send(id: number, outgoing: { device: string; historical: boolean; payload: Buffer | string }): void {
-    this.inFlight.push({ id, device: outgoing.device, historical: outgoing.historical, state: 'sent' });
+    const callback: PublishCallback = (error, packet) => this.settled(id, error, packet);
+    this.inFlight.push({ id, device: outgoing.device, historical: outgoing.historical, state: 'sent', callback });
     this.lastSentId = id;
-    this.client.publish(topics.telemetry(this.siteId, outgoing.device), outgoing.payload, { qos: 1 }, (error) => this.settled(id, error));
+    this.client.publish(topics.telemetry(this.siteId, outgoing.device), outgoing.payload, { qos: 1 }, callback);
   }
 
-  private settled(id: number, error: Error | null | undefined): void {
+  /**
+   * Takes the telemetry still awaiting its PUBACK out of mqtt.js, which would otherwise resend it
+   * as soon as it reconnects, before the ingest group can be back; settled() then queues it again.
+   */
+  private withdrawInFlight(): void {
+    const awaiting = new Set<PublishCallback>(this.inFlight.filter((entry) => entry.state === 'sent').map((entry) => entry.callback));
+    for (const [messageId, pending] of Object.entries(this.client.outgoing)) {
+      if (pending.cmd !== 'publish' || !awaiting.has(pending.cb as PublishCallback)) continue;
+      this.withdrawing = true;
+      this.client.removeOutgoingMessage(Number(messageId));
+      this.withdrawing = false;
+    }
+  }
+
+  private settled(id: number, error: Error | null | undefined, packet?: Packet): void {
     const entry = this.inFlight.find((candidate) => candidate.id === id);
     if (entry === undefined) return;
-    // mqtt.js answers null, not undefined, on success.
-    if (!error) {
+    // mqtt.js answers null, not undefined, on success; a batch that reached nobody while an ingest group should have taken it is kept.
+    if (!error && !this.ingestGate.undelivered(packet)) {
       entry.state = 'acked';
       this.acknowledged += 1;
       this.options.metrics.batchPublished(entry.device, entry.historical);
     } else {
       entry.state = 'failed';
-      if (!this.stopped) this.options.log.warn({ err: error, device: entry.device }, 'telemetry publication failed; it stays buffered and is sent again');
+      if (!this.stopped && !this.withdrawing) this.options.log.warn({ err: error, device: entry.device }, 'telemetry publication failed; it stays buffered and is sent again');
     }
     let acknowledgedThrough = 0;
     while (this.inFlight[0]?.state === 'acked') acknowledgedThrough = this.inFlight.shift()!.id;

@@ -20,6 +20,10 @@ export const topics = {
   workOrders: (site: string) => `${TOPIC_ROOT}/${site}/work-orders`,
   /** Every device's telemetry of every site, for subscribers. */
   allTelemetry: `${TOPIC_ROOT}/+/+/telemetry`,
+  /** Retained, by ingest: the MQTT 5 shared group that takes the site's telemetry (empty: a plain subscription). */
+  ingestGroup: (site: string) => `${TOPIC_ROOT}/${site}/ingest/group`,
+  /** Subscribed by the site's shared ingest group and nothing else: a QoS 1 publication here is answered 0x10 "no matching subscribers" while the group has no subscription. */
+  ingestProbe: (site: string) => `${TOPIC_ROOT}/${site}/ingest/probe`,
 } as const;
 
 export const qualities = ['good', 'uncertain', 'bad'] as const;
@@ -53,6 +57,10 @@ export const telemetryBatchSchema = z.strictObject({
   samples: z.array(sampleSchema).max(100_000),
 });
 export type TelemetryBatch = z.infer<typeof telemetryBatchSchema>;
+
+/** The retained message on `topics.ingestGroup`. */
+export const ingestGroupSchema = z.strictObject({ group: z.string().min(1) });
+export type IngestGroup = z.infer<typeof ingestGroupSchema>;
 
 export const stateMessageSchema = z.strictObject({
   state: z.enum(['online', 'offline']),

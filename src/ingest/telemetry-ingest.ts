@@ -3,10 +3,18 @@
 // it has committed. A crash before commit therefore loses nothing: the broker redelivers the
 // unacknowledged messages and the (tag, time) key stores each sample once. When the database
 // falls behind, messages stop being taken from the socket, so memory stays bounded.
+//
+// Shared mode (MQTT 5): the workers of a site split its stream through one shared group, which
+// lives at the broker only while it is subscribed; Mosquitto 2.0.11 does not save shared
+// subscriptions in its persistence file, so a broker restart removes the group until its
+// workers reconnect and subscribe again. Each worker therefore subscribes anew on every
+// connection, to the telemetry and to the site's probe topic in one SUBSCRIBE, and keeps the
+// group announced (retained on `topics.ingestGroup`): connectors that see the announcement probe
+// for the group and hold their telemetry while it is absent (connectors/publisher/ingest-gate.ts).
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { IPublishPacket, Packet } from 'mqtt';
+import type { IPublishPacket, ISubscriptionMap, Packet } from 'mqtt';
 import type pg from 'pg';
-import { qualityCode, telemetryBatchSchema, topics } from '../contracts/telemetry.js';
+import { qualityCode, telemetryBatchSchema, topics, type IngestGroup } from '../contracts/telemetry.js';
 import type { Logger } from '../log.js';
 import type { TagIds } from '../storage/site-registry.js';
 import { writeTelemetry, type TelemetryRow } from '../storage/telemetry-store.js';
@@ -59,6 +67,8 @@ export class TelemetryIngest {
   private generation = 0;
   private messagesInWrite = 0;
   private readonly reportedUnknownTags = new Set<string>();
+  /** Connectors' probes for the shared group: acknowledged and otherwise ignored. */
+  private readonly probeTopics: ReadonlySet<string>;
   private readonly maxBatchRows: number;
   private readonly flushIntervalMs: number;
   private readonly maxPendingMessages: number;
@@ -67,6 +77,7 @@ export class TelemetryIngest {
     this.maxBatchRows = options.maxBatchRows ?? 5000;
     this.flushIntervalMs = options.flushIntervalMs ?? 100;
     this.maxPendingMessages = options.maxPendingMessages ?? 1000;
+    this.probeTopics = new Set([...options.tagIds.keys()].map((site) => topics.ingestProbe(site)));
   }
 
   /** Messages taken from the broker and not yet acknowledged: bounded by twice maxPendingMessages (one batch writing, one filling). */
@@ -105,14 +116,14 @@ export class TelemetryIngest {
     client.on('connect', (connack) => {
       this.generation += 1;
       this.options.log.info({ subscription: this.subscription, sessionPresent: connack.sessionPresent }, 'ingest connected to broker');
-      const subscribe = () =>
+      if (this.shared) this.joinSharedGroup(client);
+      else {
         client.subscribe(this.subscription, { qos: 1 }, (error) => {
           if (error) this.options.log.error({ err: error, subscription: this.subscription }, 'ingest cannot subscribe');
+          // No group takes the telemetry: connectors must not wait for one.
+          else this.announceGroup(client, undefined);
         });
-      // Mosquitto 2.0.11 restores a shared subscription from its persistence after a restart but never
-      // delivers to it, and takes a repeated SUBSCRIBE as the same subscription: made anew, it delivers.
-      if (connack.sessionPresent && this.shared) client.unsubscribe(this.subscription, () => subscribe());
-      else subscribe();
+      }
     });
     client.on('close', () => {
       // Acks owed on a closed connection can never be sent: the broker redelivers those messages.
@@ -123,6 +134,30 @@ export class TelemetryIngest {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
+  }
+
+  /**
+   * Subscribes on every connection, session present or not: after a broker restart the shared
+   * subscription is gone even though the session is back, and a repeated SUBSCRIBE of a live one
+   * replaces it without a gap (mqtt.js would skip it as already subscribed unless forced).
+   */
+  private joinSharedGroup(client: MqttClient): void {
+    const filters = [...this.subscription, ...[...this.probeTopics].map((topic) => `$share/${this.options.sharedGroup}/${topic}`)];
+    const request = { ...Object.fromEntries(filters.map((filter) => [filter, { qos: 1 }])), resubscribe: true } as ISubscriptionMap;
+    client.subscribe(request, (error) => {
+      if (error) this.options.log.error({ err: error, subscription: filters }, 'ingest cannot subscribe');
+      else this.announceGroup(client, { group: this.options.sharedGroup! });
+    });
+  }
+
+  /** Retained, so that a connector learns how its site's telemetry is taken even across broker restarts. */
+  private announceGroup(client: MqttClient, announcement: IngestGroup | undefined): void {
+    const payload = announcement === undefined ? '' : JSON.stringify(announcement);
+    for (const site of this.options.tagIds.keys()) {
+      client.publish(topics.ingestGroup(site), payload, { qos: 1, retain: true }, (error) => {
+        if (error) this.options.log.warn({ err: error, site }, 'ingest group announcement not published; sent again on the next connection');
+      });
+    }
   }
 
   /** Commits what is buffered, acknowledges it, and disconnects. */
@@ -144,6 +179,10 @@ export class TelemetryIngest {
   }
 
   private take(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    if (this.probeTopics.has(packet.topic)) {
+      callback();
+      return;
+    }
     this.counters.messages += 1;
     this.pending.push({ generation: this.generation, messageId: packet.messageId });
     this.rows.push(...this.parse(packet));
