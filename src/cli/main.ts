@@ -7,12 +7,13 @@ import { ConfigError, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Lifecycle } from '../runtime/lifecycle.js';
 import { Services, startApi, startConnector, startEngine, startIngest, startMetricsServer } from '../runtime/roles.js';
+import { startAllInOne } from '../runtime/all-in-one.js';
 import { startSimulator, startSimulatorHttp } from '../runtime/simulator.js';
-import { createApiKey } from '../access/accounts.js';
 import { loadDemoAccounts } from '../access/demo-accounts.js';
 import { keyCommand, userCommand, webhookCommand, type AccessOptions } from './access-commands.js';
 import { runReplay, writeReplayOutput, type ReplayProgress } from '../replay/replay.js';
 import { pruneTelemetry } from '../storage/retention.js';
+import { scenarioCommand } from './scenario-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -27,6 +28,9 @@ interface CommandOptions {
   seed: number | undefined;
   complaintsTo: string | undefined;
   demoAccounts: string | undefined;
+  junit: string | undefined;
+  json: string | undefined;
+  jobs: number | undefined;
   access: AccessOptions;
 }
 
@@ -38,7 +42,8 @@ interface Command {
   longRunning: boolean;
   /** Takes arguments after its name (tirta user add NAME). */
   takesArguments?: boolean;
-  run(services: Services, options: CommandOptions): Promise<void>;
+  /** Resolves with the exit code when the command decides it (a failed check); otherwise 0. */
+  run(services: Services, options: CommandOptions, out: Pick<Console, 'log' | 'error'>): Promise<void | number>;
 }
 
 const SIMULATOR_OPTIONS = `  --scenario FILE     play a scenario file (repeatable); see config/scenarios/
@@ -68,17 +73,7 @@ const commands: Record<string, Command> = {
     options: `${SIMULATOR_OPTIONS}\n${DEMO_ACCOUNTS_OPTION}`,
     longRunning: true,
     async run(services, options) {
-      let complaintApi: { url: string; apiKey: string } | undefined;
-      const simulator = await startSimulator(services, { ...simulatorOptions(options), complaintApi: () => complaintApi });
-      await startSimulatorHttp(services, simulator, services.env.simPort);
-      const pool = await services.database();
-      if (options.demoAccounts !== undefined) await loadDemoAccounts(pool, options.demoAccounts, services.log);
-      // The simulated plant's complaints come in as a machine's: a key re-issued at every start.
-      const apiKey = await createApiKey(pool, { name: 'simulated-complaints', role: 'operator' }, { replace: true });
-      await startIngest(services);
-      await startEngine(services);
-      await startConnector(services);
-      complaintApi = { url: (await startApi(services)).url, apiKey };
+      await startAllInOne(services, { ...simulatorOptions(options), demoAccounts: options.demoAccounts });
     },
   },
   sim: {
@@ -160,6 +155,23 @@ Passwords are stored as scrypt hashes.`,
     longRunning: false,
     takesArguments: true,
     run: (services, options) => webhookCommand(services, options.access),
+  },
+  scenario: {
+    summary: 'play scenario files on the whole system and check their expectations: tirta scenario run FILE... [--junit FILE] [--json FILE]',
+    details: `Starts, for each file, the simulated plant, a connector, ingest, the engine and the API (in a database of its own, created
+from DATABASE_URL or in the embedded PostgreSQL, and dropped afterwards; on MQTT_URL or an embedded broker), plays the scenario
+in accelerated time from 09:00 on the next Monday in the site's time zone, reads incidents, work orders, complaints and
+anomalies through the API and checks the file's expect: list against them. Exits 1 when any expectation is not met.
+Expectations: src/contracts/scenario-expectations.ts; examples in config/scenarios/burst-dma-2.yaml and sensor-faults.yaml.
+The system's own logs go to standard error at LOG_LEVEL (default warn).`,
+    options: `  --speed N           simulated seconds per wall second (default 60)
+  --seed N            seed of every file's run (default: each file's own seed)
+  --jobs N            files played at the same time (default 1)
+  --junit FILE        write a JUnit XML report: a test suite per file, a test case per expectation
+  --json FILE         write a JSON report of every verdict with what was expected and what happened`,
+    longRunning: false,
+    takesArguments: true,
+    run: (services, options, out) => scenarioCommand(services, { arguments: options.access.arguments, speed: options.speed, seed: options.seed, junit: options.junit, json: options.json, jobs: options.jobs }, out),
   },
   migrate: {
     summary: 'apply database migrations and exit',
@@ -270,13 +282,18 @@ export async function main(argv: readonly string[], out: Pick<Console, 'log' | '
     }
     const commandOptions = readCommandOptions(name, command, values, positionals.slice(1));
     const env = readEnvironment();
-    log = createLogger({ level: env.logLevel }).child({ role: name });
+    // tirta scenario run's report is its standard output: the system it starts logs to standard error, warnings unless LOG_LEVEL is set.
+    log = (name === 'scenario' ? createLogger({ level: process.env.LOG_LEVEL || 'warn', destination: process.stderr }) : createLogger({ level: env.logLevel })).child({ role: name });
     const site = await loadSiteConfig(values.site ?? env.siteConfigFile);
     const lifecycle = new Lifecycle(log);
     const services = new Services(env, site, log, lifecycle);
     const signal = lifecycle.waitForSignal();
     try {
-      await Promise.race([command.run(services, commandOptions), signal.then((received) => Promise.reject(new Interrupted(received)))]);
+      const code = await Promise.race([command.run(services, commandOptions, out), signal.then((received) => Promise.reject(new Interrupted(received)))]);
+      if (typeof code === 'number' && code !== EXIT_OK) {
+        await lifecycle.stop();
+        return code;
+      }
     } catch (error) {
       await lifecycle.stop();
       if (error instanceof Interrupted) return EXIT_OK;
@@ -312,11 +329,11 @@ class Interrupted extends Error {
 }
 
 function readCommandOptions(name: string, command: Command, values: ReturnType<typeof parseCommandLine>['values'], commandArguments: string[]): CommandOptions {
-  const given = (['scenario', 'speed', 'seed', 'complaints-to', 'telemetry', 'complaints', 'out', 'demo-accounts', 'role', 'crew', 'name', 'channel'] as const).filter((option) => values[option] !== undefined);
+  const given = (['scenario', 'speed', 'seed', 'complaints-to', 'telemetry', 'complaints', 'out', 'demo-accounts', 'role', 'crew', 'name', 'channel', 'junit', 'json', 'jobs'] as const).filter((option) => values[option] !== undefined);
   for (const option of given) {
     if (!command.options?.includes(`--${option} `)) throw new UsageError(`tirta ${name} does not take --${option}`);
   }
-  const number = (option: 'speed' | 'seed', value: string | undefined, check: (n: number) => boolean, rule: string) => {
+  const number = (option: 'speed' | 'seed' | 'jobs', value: string | undefined, check: (n: number) => boolean, rule: string) => {
     if (value === undefined) return undefined;
     const parsed = Number(value);
     if (!Number.isFinite(parsed) || !check(parsed)) throw new UsageError(`--${option} ${value}: must be ${rule}`);
@@ -333,6 +350,9 @@ function readCommandOptions(name: string, command: Command, values: ReturnType<t
     seed: number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
     complaintsTo,
     demoAccounts: values['demo-accounts'],
+    junit: values.junit,
+    json: values.json,
+    jobs: number('jobs', values.jobs, (n) => Number.isInteger(n) && n >= 1 && n <= 16, 'a whole number from 1 to 16'),
     access: { arguments: commandArguments, role: values.role, crew: values.crew, name: values.name, channel: values.channel },
   };
 }
@@ -357,6 +377,9 @@ function parseCommandLine(argv: readonly string[]) {
         crew: { type: 'string' },
         name: { type: 'string' },
         channel: { type: 'string' },
+        junit: { type: 'string' },
+        json: { type: 'string' },
+        jobs: { type: 'string' },
       },
     });
   } catch (error) {

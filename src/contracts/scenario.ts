@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { parseConfigText } from './config-text.js';
 import { complaintChannels } from './complaint.js';
+import { durationS } from './duration.js';
+import { checkExpectationReferences, expectationListSchema, toExpectations } from './scenario-expectations.js';
+
+export { parseDurationS } from './duration.js';
 
 const identifier = z
   .string()
@@ -14,30 +18,6 @@ const identifier = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must start with a letter or digit and contain only letters, digits, "_", "." or "-"');
 
 const elementId = z.string().min(1).max(64);
-
-const DURATION_UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-const DURATION_TEXT = /^(?:\d+(?:\.\d+)?[smhd])+$/;
-
-/** Seconds from "90s", "10m", "2h", "1d", "1h30m" (no spaces) or a bare number of seconds. */
-export function parseDurationS(text: string): number | undefined {
-  const compact = text.trim();
-  if (/^\d+(?:\.\d+)?$/.test(compact)) return Number(compact);
-  if (!DURATION_TEXT.test(compact)) return undefined;
-  let totalS = 0;
-  for (const [, amount, unit] of compact.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) totalS += Number(amount) * DURATION_UNIT_S[unit!]!;
-  return totalS;
-}
-
-const durationMessage = 'must be a duration such as "90s", "10m", "2h", "1h30m" or a number of seconds';
-
-const durationS = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const seconds = typeof value === 'number' ? value : parseDurationS(value);
-  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
-    ctx.addIssue({ code: 'custom', message: durationMessage });
-    return z.NEVER;
-  }
-  return seconds;
-});
 
 const timing = {
   /** Optional name, unique in the file; defaults to `<kind>-<position from 1>`. */
@@ -186,6 +166,8 @@ export const scenarioSchema = z
     seed: z.number().int().min(0).max(4_294_967_295).optional(),
     events: z.array(scenarioEventInputSchema).min(1),
     complaints: complaintSettingsSchema.prefault({}),
+    /** What `tirta scenario run` checks the system made of the scenario: src/contracts/scenario-expectations.ts. */
+    expect: expectationListSchema.optional(),
   })
   .superRefine((scenario, ctx) => {
     const seen = new Map<string, number>();
@@ -195,9 +177,13 @@ export const scenarioSchema = z
       if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['events', index, 'id'], message: `duplicate event id "${id}" (first at events[${first}])` });
       else seen.set(id, index);
     });
+    if (scenario.expect !== undefined) {
+      checkExpectationReferences(scenario.expect, scenario.events.map((event, index) => ({ id: event.id ?? defaultEventId(event.kind, index), kind: event.kind })), ctx);
+    }
   })
   .transform((scenario) => ({
     ...scenario,
+    expect: toExpectations(scenario.expect ?? []),
     events: scenario.events.map((event, index): ScenarioEvent => {
       const { at, duration, id, ...rest } = event;
       return { ...rest, id: id ?? defaultEventId(event.kind, index), atS: at, durationS: duration ?? null } as ScenarioEvent;

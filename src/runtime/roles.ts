@@ -128,7 +128,12 @@ function logMigrations(log: Logger, report: MigrationReport): void {
   else log.info({ flavour: report.flavour, alreadyApplied: report.alreadyApplied }, 'database schema up to date');
 }
 
-export async function startConnector(services: Services, connectorId = services.site.connector.id): Promise<MqttPublisher> {
+/**
+ * `clock` stamps the samples: wall time against real PLCs; the simulated plant's own time when
+ * the connector polls a simulator in the same process, so that telemetry, synthetic complaints
+ * and the engine share one time line at any speed.
+ */
+export async function startConnector(services: Services, connectorId = services.site.connector.id, clock: () => number = Date.now): Promise<MqttPublisher> {
   const url = await services.broker();
   const publisher = new MqttPublisher({
     url,
@@ -144,7 +149,7 @@ export async function startConnector(services: Services, connectorId = services.
     sink: publisher,
     log: services.log.child({ component: 'connector' }),
     metrics: services.connectorMetrics,
-    clock: Date.now,
+    clock,
     dataDir: services.env.dataDir,
   });
   for (const device of unsupported) services.log.warn({ device: device.id, protocol: device.protocol }, 'no connector for this protocol in this build; device not polled');

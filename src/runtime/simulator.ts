@@ -24,7 +24,10 @@ export interface SimulatorOptions {
   /** Seed of demand noise and synthetic complaints; default the first scenario's, else 1. */
   seed?: number;
   scenarioFiles?: readonly string[];
-  /** Where synthetic complaints are posted (the API's base URL), once it is known. */
+  /** Simulated epoch (ms) at simulated time 0; default now. */
+  startEpochMs?: number;
+  /** false: the simulated clock waits for `plant.start()`, so that scenarios start once the rest of the system is up. */
+  startClock?: boolean;
   /** Where synthetic complaints are posted, with the API key to post them with; undefined: not posted. */
   complaintApi?: () => ComplaintApi | undefined;
 }
@@ -54,7 +57,7 @@ export async function startSimulator(services: Services, options: SimulatorOptio
   const { site, log, lifecycle, env } = services;
   const scenarios = await Promise.all((options.scenarioFiles ?? []).map(async (file) => ({ file, scenario: await loadScenarioFile(file) })));
   const seed = options.seed ?? scenarios[0]?.scenario.seed ?? 1;
-  const plant = await HydraulicPlant.open(site, { seed, ...(options.speed === undefined ? {} : { speed: options.speed }) });
+  const plant = await HydraulicPlant.open(site, { seed, ...(options.speed === undefined ? {} : { speed: options.speed }), ...(options.startEpochMs === undefined ? {} : { startEpochMs: options.startEpochMs }) });
   lifecycle.add('hydraulic model', async () => plant.stop());
 
   const servers: ModbusPlantServer[] = [];
@@ -167,7 +170,7 @@ export async function startSimulator(services: Services, options: SimulatorOptio
     groundTruth.close();
     complaintFile.close();
   });
-  plant.start();
+  if (options.startClock !== false) plant.start();
   log.info({ speed: options.speed ?? 1, seed, groundTruthFile, complaintsFile }, 'hydraulic model running');
   return { plant, player, servers, opcuaServers, groundTruthFile, complaintsFile, addScenario };
 }

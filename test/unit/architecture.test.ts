@@ -28,6 +28,8 @@ const rules: Array<{ from: string; mayNotImport: string[]; except?: string[] }> 
   { from: 'src/workorders', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/engine'] },
   { from: 'src/access', mayNotImport: ['src/api', 'src/runtime', 'src/cli', 'src/engine', 'src/replay'] },
   { from: 'src/api', mayNotImport: ['src/runtime', 'src/cli'] },
+  // Scenario checks judge the system by what its API answers, never by reading its insides.
+  { from: 'src/scenario-run', mayNotImport: ['src/engine', 'src/workorders', 'src/complaints', 'src/storage', 'src/ingest', 'src/api', 'src/cli'] },
 ];
 
 describe('architecture: dependency direction', () => {
