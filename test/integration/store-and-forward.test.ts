@@ -233,7 +233,12 @@ describe('store and forward through a broker outage', function () {
     await sleep(500);
     feed.stop();
     const finalDropped = await droppedTotal(metrics);
-    await waitFor('every kept batch received', async () => (recorder.distinct().length + finalDropped === feed.total() ? true : undefined), 10_000);
+    // A batch handed to the broker as the link dropped may arrive although its PUBACK never came
+    // back and the overflow then dropped it from the buffer: it counts as both, so received and
+    // dropped together cover every batch, with at most the batches then awaiting a PUBACK twice.
+    await waitFor('every kept batch received', async () => (recorder.distinct().length + finalDropped >= feed.total() ? true : undefined), 10_000);
+    const receivedAndDropped = recorder.distinct().length + finalDropped - feed.total();
+    expect(receivedAndDropped, 'batches both received and counted dropped').to.be.at.most(DEVICES.length);
 
     const batches = recorder.distinct();
     for (const device of DEVICES) {
@@ -249,7 +254,7 @@ describe('store and forward through a broker outage', function () {
     const droppedPolls = [...feed.delivered].flatMap(([device, polls]) => polls.filter((poll) => !keptPolls.has(`${device}/${poll}`)));
     const newestDropped = Math.max(...droppedPolls);
     const historical = batches.filter((batch) => batch.historical);
-    expect(droppedPolls.length).to.equal(finalDropped);
+    expect(droppedPolls.length).to.equal(finalDropped - receivedAndDropped);
     expect(historical.filter((batch) => batch.poll_ts_ms < newestDropped - POLL_INTERVAL_MS)).to.deep.equal([]);
   });
 });
