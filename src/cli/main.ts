@@ -42,6 +42,8 @@ interface Command {
   longRunning: boolean;
   /** Takes arguments after its name (tirta user add NAME). */
   takesArguments?: boolean;
+  /** Its report is its standard output: the system it starts logs to standard error, warnings only unless LOG_LEVEL is set. */
+  reportsOnStdout?: boolean;
   /** Resolves with the exit code when the command decides it (a failed check); otherwise 0. */
   run(services: Services, options: CommandOptions, out: Pick<Console, 'log' | 'error'>): Promise<void | number>;
 }
@@ -171,6 +173,7 @@ The system's own logs go to standard error at LOG_LEVEL (default warn).`,
   --json FILE         write a JSON report of every verdict with what was expected and what happened`,
     longRunning: false,
     takesArguments: true,
+    reportsOnStdout: true,
     run: (services, options, out) => scenarioCommand(services, { arguments: options.access.arguments, speed: options.speed, seed: options.seed, junit: options.junit, json: options.json, jobs: options.jobs }, out),
   },
   migrate: {
@@ -282,8 +285,7 @@ export async function main(argv: readonly string[], out: Pick<Console, 'log' | '
     }
     const commandOptions = readCommandOptions(name, command, values, positionals.slice(1));
     const env = readEnvironment();
-    // tirta scenario run's report is its standard output: the system it starts logs to standard error, warnings unless LOG_LEVEL is set.
-    log = (name === 'scenario' ? createLogger({ level: process.env.LOG_LEVEL || 'warn', destination: process.stderr }) : createLogger({ level: env.logLevel })).child({ role: name });
+    log = (command.reportsOnStdout ? createLogger({ level: process.env.LOG_LEVEL || 'warn', destination: process.stderr }) : createLogger({ level: env.logLevel })).child({ role: name });
     const site = await loadSiteConfig(values.site ?? env.siteConfigFile);
     const lifecycle = new Lifecycle(log);
     const services = new Services(env, site, log, lifecycle);

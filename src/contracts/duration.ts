@@ -27,14 +27,12 @@ export const durationS = z.union([z.number(), z.string()]).transform((value, ctx
   return seconds;
 });
 
-/** "1h30m" from 5400 s; whole seconds only where they are not zero. */
+/** "1h30m" from 5400 s (0 or more); whole seconds only where they are not zero. */
 export function formatDurationS(seconds: number): string {
-  const sign = seconds < 0 ? '-' : '';
-  let rest = Math.round(Math.abs(seconds));
+  let rest = Math.round(seconds);
   const hours = Math.floor(rest / 3600);
   rest -= hours * 3600;
   const minutes = Math.floor(rest / 60);
   const secs = rest - minutes * 60;
-  const text = `${hours > 0 ? `${hours}h` : ''}${minutes > 0 ? `${minutes}m` : ''}${secs > 0 || (hours === 0 && minutes === 0) ? `${secs}s` : ''}`;
-  return `${sign}${text}`;
+  return `${hours > 0 ? `${hours}h` : ''}${minutes > 0 ? `${minutes}m` : ''}${secs > 0 || (hours === 0 && minutes === 0) ? `${secs}s` : ''}`;
 }

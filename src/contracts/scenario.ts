@@ -9,8 +9,6 @@ import { complaintChannels } from './complaint.js';
 import { durationS } from './duration.js';
 import { checkExpectationReferences, expectationListSchema, toExpectations } from './scenario-expectations.js';
 
-export { parseDurationS } from './duration.js';
-
 const identifier = z
   .string()
   .min(1)
