@@ -15,6 +15,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import type pg from 'pg';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { compareSamples, DeliveryLedger, storedSampleKeys } from '../support/delivery-ledger.js';
 import { restartableBroker, type RestartableBroker } from '../support/restartable-broker.js';
@@ -142,9 +143,23 @@ describe('horizontal scale on one machine', function () {
   });
 
   /** Rows inserted so far, per ingest process. */
-  const rowsByWriter = async (): Promise<Map<string, number>> => {
-    const { rows } = await db.pool.query<{ writer: string; rows: string }>('SELECT writer, count(*) AS rows FROM telemetry_writer GROUP BY writer');
+  const rowsByWriter = async (queryable: pg.Pool | pg.PoolClient = db.pool): Promise<Map<string, number>> => {
+    const { rows } = await queryable.query<{ writer: string; rows: string }>('SELECT writer, count(*) AS rows FROM telemetry_writer GROUP BY writer');
     return new Map(rows.map((row) => [row.writer, Number(row.rows)]));
+  };
+
+  /** Stored samples and rows per writer from one snapshot: while the stream flows, two reads would see different rows. */
+  const storedAndWriters = async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const stored = await storedSampleKeys(client, siteIds());
+      const writers = await rowsByWriter(client);
+      await client.query('COMMIT');
+      return { stored, rowsAfter: writers };
+    } finally {
+      client.release();
+    }
   };
 
   const snapshot = async (): Promise<Snapshot> => ({ rowsByWriter: await rowsByWriter(), batches: ledger!.batches, samples: ledger!.sampleKeys.size, redeliveries: ledger!.redeliveries });
@@ -173,8 +188,7 @@ describe('horizontal scale on one machine', function () {
       const { keys } = await storedSampleKeys(db.pool, siteIds());
       return compareSamples(published, keys).missing.length === 0 ? true : undefined;
     }, 60_000, 500).catch(() => undefined); // the comparison below names what is missing
-    const stored = await storedSampleKeys(db.pool, siteIds());
-    const rowsAfter = await rowsByWriter();
+    const { stored, rowsAfter } = await storedAndWriters();
     await sleep(1000);
     const missing = compareSamples(published, stored.keys).missing;
     const unexpected = compareSamples(ledger!.sampleKeys, stored.keys).unexpected;

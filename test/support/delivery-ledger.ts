@@ -79,8 +79,8 @@ export class DeliveryLedger {
 }
 
 /** Every stored telemetry row of the sites, as `site/tag@source_ts_ms`, with the count of rows. */
-export async function storedSampleKeys(pool: pg.Pool, siteIds: string[]): Promise<{ keys: Set<string>; rows: number }> {
-  const { rows } = await pool.query<{ key: string }>(
+export async function storedSampleKeys(db: pg.Pool | pg.PoolClient, siteIds: string[]): Promise<{ keys: Set<string>; rows: number }> {
+  const { rows } = await db.query<{ key: string }>(
     `SELECT tag.site_id || '/' || tag.key || '@' || floor(extract(epoch FROM t.time) * 1000)::bigint AS key
      FROM telemetry t JOIN tag ON tag.id = t.tag_id WHERE tag.site_id = ANY($1)`,
     [siteIds],
