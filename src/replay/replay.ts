@@ -9,6 +9,7 @@ import { locateComplaints } from '../complaints/complaint-location.js';
 import type { AccountPlace } from '../complaints/customer-accounts.js';
 import { StreetGeocoder } from '../complaints/geocoder.js';
 import { accountKey } from '../contracts/customers.js';
+import { CorrelationResults } from '../engine/correlation/correlation-results.js';
 import { complainantOf, EventTimeEngine } from '../engine/event-time-engine.js';
 import { readComplaintsJsonl, type ReplayComplaint } from './complaints-jsonl.js';
 import { readTelemetryCsv } from './telemetry-csv.js';
@@ -30,11 +31,11 @@ export interface ReplayInput {
 
 const PROGRESS_EVERY_SAMPLES = 250_000;
 
-export function replayOutput(anomalies: Iterable<Anomaly>, engine: EventTimeEngine) {
+export function replayOutput(anomalies: Iterable<Anomaly>, results: CorrelationResults) {
   return {
     anomalies: [...anomalies].sort((a, b) => a.startMs - b.startMs || (a.id < b.id ? -1 : 1)).map(anomalyToJson),
-    incidents: engine.correlator.incidents().map(incidentToJson),
-    work_orders: engine.correlator.workOrders().map(workOrderToJson),
+    incidents: results.incidents().map(incidentToJson),
+    work_orders: results.workOrders().map(workOrderToJson),
   };
 }
 export type ReplayOutput = ReturnType<typeof replayOutput>;
@@ -43,9 +44,11 @@ export async function runReplay(input: ReplayInput): Promise<ReplayOutput & { un
   const { site, onProgress } = input;
   const anomalies = new Map<string, Anomaly>();
   const incidentIds = new Set<string>();
+  const results = new CorrelationResults();
   const engine = new EventTimeEngine(site, {
     anomaly: (event) => anomalies.set(event.anomaly.id, event.anomaly),
     correlation: (event) => {
+      results.take(event);
       if (event.type === 'incident_opened') incidentIds.add(event.incident.id);
     },
   });
@@ -69,7 +72,7 @@ export async function runReplay(input: ReplayInput): Promise<ReplayOutput & { un
   }
   engine.finish();
   progress('done', length, length);
-  return { ...replayOutput(anomalies.values(), engine), unknownTags: Object.fromEntries(columns.unknownTagSamples) };
+  return { ...replayOutput(anomalies.values(), results), unknownTags: Object.fromEntries(columns.unknownTagSamples) };
 }
 
 /**

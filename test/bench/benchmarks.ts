@@ -15,6 +15,7 @@ import { replayYear } from './replay-year.js';
 import { ingestThroughput, telemetryQueryLatency } from './telemetry-store.js';
 import { detectionQuality } from './detection-quality.js';
 import { complaintLoad } from './complaint-load.js';
+import { engineMemory } from './engine-memory.js';
 
 export interface Figure {
   name: string;
@@ -199,5 +200,6 @@ export const benchmarks: Benchmark[] = [
   { name: 'replay-year', description: 'tirta replay over a year of 5-minute data for 50 tags', run: replayYear },
   { name: 'telemetry-query', description: 'p50 and p95 of a 7-day, 1-minute query of 10 tags over 30 days of data', run: telemetryQueryLatency },
   { name: 'detection-quality', description: 'incidents, complaint assignment and work orders scored against simulated ground truth (leaks, a burst, pump trips, sensor faults, a normal day; 3 seeds)', run: detectionQuality },
+  { name: 'engine-memory', description: 'retained heap of the correlation over 30 simulated days of complaints and bursts, against the decision window', run: engineMemory },
   { name: 'complaint-load', description: 'complaints at 200/s for 60 s through the API while 10,000 tags stream: complaint to work order latency, errors, memory of the ingest, engine and api processes', run: complaintLoad },
 ];

@@ -14,6 +14,7 @@ import type { Incident, WorkOrderOpening } from '../../src/contracts/incident.js
 import { complaintSettingsSchema, parseScenario, type Scenario, type ScenarioEvent } from '../../src/contracts/scenario.js';
 import type { SiteConfig } from '../../src/contracts/site.js';
 import { loadSiteConfig } from '../../src/config/site-loader.js';
+import { CorrelationResults } from '../../src/engine/correlation/correlation-results.js';
 import { EventTimeEngine } from '../../src/engine/event-time-engine.js';
 import { engineComplaints } from '../../src/replay/replay.js';
 import type { GroundTruthRecord } from '../../simulators/scenarios/ground-truth.js';
@@ -106,9 +107,11 @@ export interface EngineRun {
 export async function runEngine(site: SiteConfig, recording: Recording): Promise<EngineRun> {
   const anomalies = new Map<string, Anomaly>();
   const mergedInto = new Map<string, string>();
+  const results = new CorrelationResults();
   const engine = new EventTimeEngine(site, {
     anomaly: (event) => anomalies.set(event.anomaly.id, event.anomaly),
     correlation: (event) => {
+      results.take(event);
       if (event.type === 'incidents_merged') mergedInto.set(event.from, event.into);
     },
   });
@@ -124,7 +127,7 @@ export async function runEngine(site: SiteConfig, recording: Recording): Promise
     engine.observe(sample);
   }
   engine.finish();
-  return { anomalies, incidents: engine.correlator.incidents(), workOrders: engine.correlator.workOrders(), mergedInto };
+  return { anomalies, incidents: results.incidents(), workOrders: results.workOrders(), mergedInto };
 }
 
 // --- scoring -------------------------------------------------------------------------------

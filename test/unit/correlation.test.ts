@@ -1,10 +1,13 @@
 // Correlation, incidents, priority and work-order opening, on a hand-built town: two DMAs with
 // sensors and a pump station feeding both, anomaly events and complaints on event time.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import type { Anomaly, AnomalyEvent, AnomalyKind } from '../../src/contracts/anomaly.js';
 import type { ComplaintCategory } from '../../src/contracts/complaint.js';
 import type { CorrelationEvent, EngineComplaint, Incident } from '../../src/contracts/incident.js';
 import { siteConfigSchema, type SiteConfig } from '../../src/contracts/site.js';
+import { CorrelationResults } from '../../src/engine/correlation/correlation-results.js';
 import { Correlator } from '../../src/engine/correlation/correlator.js';
 import { matchScore } from '../../src/engine/correlation/match-score.js';
 import { ComplaintTally, incidentKind, incidentPriority } from '../../src/engine/correlation/priority.js';
@@ -12,6 +15,7 @@ import { ComplaintTally, incidentKind, incidentPriority } from '../../src/engine
 const T0 = Date.UTC(2026, 2, 2, 10, 0, 0);
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 const square = (lon: number, lat: number) => ({ type: 'Polygon', coordinates: [[[lon, lat], [lon + 0.02, lat], [lon + 0.02, lat + 0.015], [lon, lat + 0.015], [lon, lat]]] });
 
@@ -97,7 +101,9 @@ function run(site: SiteConfig, inputs: Input[], untilMs: number, cadenceMs?: num
   }
   tickUntil(untilMs);
   events.push(...correlator.advanceTo(untilMs));
-  return { correlator, events, incidents: correlator.incidents(), workOrders: correlator.workOrders() };
+  const results = new CorrelationResults();
+  for (const event of events) results.take(event);
+  return { correlator, events, incidents: results.incidents(), workOrders: results.workOrders() };
 }
 
 const ofType = <T extends CorrelationEvent['type']>(events: CorrelationEvent[], type: T) => events.filter((event): event is CorrelationEvent & { type: T } => event.type === type);
@@ -390,6 +396,57 @@ describe('correlation: incidents and work orders', () => {
     expect(incidents[0]).to.deep.include({ zone: null, kind: 'pump_trip', complaintIds: ['c1', 'c2'] });
     expect(incidents[0]!.reasons).to.deep.include({ factor: 'customers_affected', points: 12, detail: '6000 customers in dma-1, dma-2' });
     expect(workOrders[0]).to.deep.include({ jobType: 'pump_repair' });
+  });
+
+  it('forgets a closed incident, its complaints and anomalies once no input can reach them, burst after burst', () => {
+    const { correlator, incidents } = run(town(), burst(), T0 + 3 * HOUR);
+    expect(incidents).to.have.length(1);
+    expect(correlator.held()).to.deep.include({ complaints: 30, openIncidents: 1 });
+    // Closed after its quiet period; its complaints stay within reach of operator decisions for the decision window.
+    correlator.advanceTo(T0 + 2 * DAY);
+    expect(correlator.held()).to.deep.equal({ complaints: 30, liveAnomalies: 0, openIncidents: 0, closedIncidents: 1, incidentIds: 1 });
+    const afterWindowMs = T0 + 8 * DAY + HOUR;
+    expect(correlator.operatorDecision('c1', 'rejected', afterWindowMs), 'a decision past the window').to.deep.equal([]);
+    expect(correlator.held()).to.deep.equal({ complaints: 0, liveAnomalies: 0, openIncidents: 0, closedIncidents: 0, incidentIds: 0 });
+
+    // A month of bursts, one a week: what it holds after each is the same as after the first.
+    for (let week = 1; week <= 4; week += 1) {
+      const shiftMs = week * 9 * DAY;
+      for (const input of burst()) {
+        if ('anomaly' in input) correlator.anomaly({ ...input.anomaly, atMs: input.anomaly.atMs + shiftMs, anomaly: { ...input.anomaly.anomaly, id: `${input.anomaly.anomaly.id}:w${week}`, startMs: input.anomaly.anomaly.startMs + shiftMs, endMs: input.anomaly.anomaly.endMs === null ? null : input.anomaly.anomaly.endMs + shiftMs } });
+        else if ('complaint' in input) correlator.complaint({ ...input.complaint, id: `${input.complaint.id}:w${week}`, reportedAtMs: input.complaint.reportedAtMs + shiftMs });
+      }
+      correlator.advanceTo(T0 + shiftMs + 2 * DAY);
+      expect(correlator.held(), `week ${week}`).to.deep.equal({ complaints: 30, liveAnomalies: 0, openIncidents: 0, closedIncidents: 1, incidentIds: 1 });
+    }
+  });
+
+  it('lets go of forgotten complaints entirely, for the garbage collector to take', async () => {
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const correlator = new Correlator(town());
+    // Fed from a function of its own, so that only the correlator can still hold the complaints' places.
+    const feed = (): Array<WeakRef<object>> => {
+      const places: Array<WeakRef<object>> = [];
+      for (const input of burst()) {
+        if ('anomaly' in input) correlator.anomaly(input.anomaly);
+        else if ('complaint' in input) {
+          places.push(new WeakRef(input.complaint.location!));
+          correlator.complaint(input.complaint);
+        }
+      }
+      return places;
+    };
+    const places = feed();
+    correlator.advanceTo(T0 + 2 * DAY);
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    expect(places.filter((place) => place.deref() !== undefined), 'within the decision window').to.have.length(30);
+    correlator.advanceTo(T0 + 8 * DAY + HOUR);
+    expect(correlator.held().complaints).to.equal(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    expect(places.filter((place) => place.deref() !== undefined), 'past the window').to.have.length(0);
   });
 
   it('gives the same events and state whether advanceTo is called every second, now and then, or never', () => {

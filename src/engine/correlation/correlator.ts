@@ -24,16 +24,18 @@ import { ComplaintTally, incidentKind, incidentPriority, jobTypeByKind, type Evi
 
 /** Complaints of one group in one zone and window cluster together; a burst brings all three supply categories. */
 const complaintGroup: Record<ComplaintCategory, string> = { no_water: 'supply', low_pressure: 'supply', leak_burst: 'supply', water_quality: 'quality', other: 'other' };
+const internedCategory = Object.fromEntries(Object.keys(complaintGroup).map((category) => [category, category])) as { [C in ComplaintCategory]: C };
 
 /** Long-lived anomalies that would otherwise tie every event in a zone into one incident for days. */
 const notConcurrencyKinds: ReadonlySet<string> = new Set(['slow_leak', 'night_flow_rise']);
 
 const NO_ZONE = '';
 
-/** Also the complaint as its incident's priority counts it. */
-interface ComplaintState extends EvidenceComplaint {
-  complaint: EngineComplaint;
-  group: string;
+/**
+ * The complaint as matching reads it and as its incident's priority counts it, in one object: the
+ * engine holds one of these per complaint for the decision window, so it carries nothing more.
+ */
+interface ComplaintState extends EngineComplaint, EvidenceComplaint {
   verification: ComplaintVerification;
   anomalyId: string | null;
   score: number;
@@ -57,6 +59,8 @@ interface IncidentState {
   openedAtMs: number;
   closedAtMs: number | null;
   mergedInto: string | null;
+  /** Its own id and those of the incidents merged into it. */
+  idsHeld: string[];
   complaints: ComplaintState[];
   complaintTally: ComplaintTally;
   anomalies: AnomalyState[];
@@ -79,7 +83,8 @@ interface IncidentState {
 
 /** Items in non-decreasing time order, dropped from the front once too old. */
 class TimeQueue<T> {
-  private items: T[] = [];
+  /** Slots before `head` are emptied as they are dropped, so that what they held can be collected. */
+  private items: Array<T | undefined> = [];
   private head = 0;
   constructor(private readonly timeOf: (item: T) => number) {}
   push(item: T): void {
@@ -88,6 +93,7 @@ class TimeQueue<T> {
   dropBefore(timeMs: number, onDrop?: (item: T) => void): void {
     while (this.head < this.items.length && this.timeOf(this.items[this.head]!) < timeMs) {
       onDrop?.(this.items[this.head]!);
+      this.items[this.head] = undefined;
       this.head += 1;
     }
     if (this.head > 1024 && this.head * 2 > this.items.length) {
@@ -119,17 +125,24 @@ export class Correlator {
   /** How long a complaint stays within reach of anomaly look-back and clustering. */
   private readonly recentRetentionMs: number;
 
-  private readonly complaintsById = new Map<string, ComplaintState>();
-  private readonly complaintsByTime = new TimeQueue<ComplaintState>((state) => state.complaint.reportedAtMs);
+  /**
+   * Complaints within the decision window, by report time. No index by id: an operator's decision
+   * is rare enough to look its complaint up by scanning, and an index would cost a tenth of the
+   * engine's memory per complaint.
+   */
+  private readonly complaintsByTime = new TimeQueue<ComplaintState>((state) => state.reportedAtMs);
   private readonly recentByZone = new Map<string, TimeQueue<ComplaintState>>();
   /** Recent complaints in no incident yet, by zone, in arrival order: what clusters and pull-ins look for, without scanning the assigned. */
   private readonly unassignedByZone = new Map<string, Set<ComplaintState>>();
   private readonly liveAnomalies = new Map<string, AnomalyState>();
 
-  private readonly allIncidents: IncidentState[] = [];
   private readonly openIncidents = new Set<IncidentState>();
+  /** Ids of incidents whose first evidence may still start another: a new one takes a suffix. */
   private readonly usedIncidentIds = new Set<string>();
-  private readonly orders: WorkOrderOpening[] = [];
+  /** Closed incidents by closing time, until no input can reach their evidence and their ids are free to forget. */
+  private readonly closedIncidents = new TimeQueue<IncidentState>((incident) => incident.closedAtMs!);
+  /** How long after an incident closes its evidence can still be reached: by a decision, a late anomaly match, a cluster. */
+  private readonly closedRetentionMs: number;
   private nextSequence = 0;
 
   private nextTimerMs = Number.NEGATIVE_INFINITY;
@@ -144,6 +157,7 @@ export class Correlator {
     this.zones = new Map(site.zones.map((zone) => [zone.id, zone]));
     for (const tag of site.tags) if (tag.location !== undefined) this.tagLocations.set(tag.id, tag.location);
     this.recentRetentionMs = Math.max(this.settings.match.lookback_ms, this.settings.cluster.window_ms);
+    this.closedRetentionMs = Math.max(this.recentRetentionMs, this.settings.decision_window_ms, this.settings.match.after_end_ms);
   }
 
   anomaly(event: AnomalyEvent): CorrelationEvent[] {
@@ -174,20 +188,23 @@ export class Correlator {
     const out: CorrelationEvent[] = [];
     const atMs = complaint.reportedAtMs;
     this.catchUp(atMs, out);
-    if (this.complaintsById.has(complaint.id)) return out;
+    for (const known of this.complaintsByTime.from(atMs)) {
+      if (known.reportedAtMs > atMs) break;
+      if (known.id === complaint.id) return out;
+    }
     const state: ComplaintState = {
       id: complaint.id,
-      category: complaint.category,
-      zone: complaint.zone,
+      // The site's own strings, not a copy per complaint from each database row.
+      category: internedCategory[complaint.category],
+      zone: complaint.zone === null ? null : (this.zones.get(complaint.zone)?.id ?? complaint.zone),
+      location: complaint.location,
+      reportedAtMs: complaint.reportedAtMs,
       complainant: complaint.complainant,
-      complaint,
-      group: complaintGroup[complaint.category],
       verification: 'pending',
       anomalyId: null,
       score: 0,
       incident: null,
     };
-    this.complaintsById.set(complaint.id, state);
     this.complaintsByTime.push(state);
     this.recentQueue(complaint.zone).push(state);
     this.unassignedIn(complaint.zone).add(state);
@@ -201,9 +218,15 @@ export class Correlator {
   operatorDecision(complaintId: string, decision: 'verified' | 'rejected', atMs: number): CorrelationEvent[] {
     const out: CorrelationEvent[] = [];
     this.catchUp(atMs, out);
-    const state = this.complaintsById.get(complaintId);
+    let state: ComplaintState | undefined;
     // Past the decision window a complaint is forgotten whether or not it was pruned yet.
-    if (state === undefined || state.complaint.reportedAtMs < atMs - this.settings.decision_window_ms) return out;
+    for (const known of this.complaintsByTime.from(atMs - this.settings.decision_window_ms)) {
+      if (known.id === complaintId) {
+        state = known;
+        break;
+      }
+    }
+    if (state === undefined) return out;
     const verification: ComplaintVerification = decision === 'verified' ? 'verified_by_operator' : 'rejected';
     if (state.verification === verification) return out;
     this.reverify(state, verification);
@@ -229,13 +252,15 @@ export class Correlator {
     return out;
   }
 
-  /** Every incident ever opened (merged-away ones excluded), in opening order. */
-  incidents(): Incident[] {
-    return this.allIncidents.filter((incident) => incident.mergedInto === null).map(toIncident);
-  }
-
-  workOrders(): WorkOrderOpening[] {
-    return this.orders.map((order) => ({ ...order }));
+  /** How much the correlator holds now: each count is bounded by a window, never by the history. */
+  held(): { complaints: number; liveAnomalies: number; openIncidents: number; closedIncidents: number; incidentIds: number } {
+    return {
+      complaints: this.complaintsByTime.size,
+      liveAnomalies: this.liveAnomalies.size,
+      openIncidents: this.openIncidents.size,
+      closedIncidents: this.closedIncidents.size,
+      incidentIds: this.usedIncidentIds.size,
+    };
   }
 
   // --- matching ---------------------------------------------------------------------------
@@ -260,7 +285,7 @@ export class Correlator {
     const cluster = this.pendingCluster(state, atMs);
     if (new Set(cluster.map(complainantKey)).size >= this.settings.cluster.min_complainants) {
       this.gather(atMs, cluster, [], true);
-    } else if (this.settings.work_order.open_unverified[state.complaint.category]) {
+    } else if (this.settings.work_order.open_unverified[state.category]) {
       // Otherwise it could never reach a work order, which the setting allows it to.
       this.gather(atMs, [state], [], true);
     }
@@ -270,7 +295,7 @@ export class Correlator {
   private anomaliesMatching(state: ComplaintState): Array<{ anomaly: AnomalyState; score: number }> {
     const matches: Array<{ anomaly: AnomalyState; score: number }> = [];
     for (const anomaly of this.liveAnomalies.values()) {
-      const { score } = matchScore(state.complaint, anomaly.anomaly, this.tagLocations.get(anomaly.anomaly.tag), this.settings.match);
+      const { score } = matchScore(state, anomaly.anomaly, this.tagLocations.get(anomaly.anomaly.tag), this.settings.match);
       if (score > 0) matches.push({ anomaly, score });
     }
     return matches.sort((a, b) => b.score - a.score || a.anomaly.anomaly.startMs - b.anomaly.anomaly.startMs || compareIds(a.anomaly.anomaly.id, b.anomaly.anomaly.id));
@@ -286,7 +311,7 @@ export class Correlator {
       // A closed incident's complaints were dealt with; a rejected one is no evidence.
       if (complaint.verification === 'rejected' || (complaint.incident !== null && complaint.incident.closedAtMs !== null)) continue;
       if (complaint.verification === 'verified_by_telemetry' && complaint.incident !== null && complaint.incident === ownIncident) continue;
-      const { score } = matchScore(complaint.complaint, state.anomaly, this.tagLocations.get(state.anomaly.tag), match);
+      const { score } = matchScore(complaint, state.anomaly, this.tagLocations.get(state.anomaly.tag), match);
       if (score < match.threshold) continue;
       if (complaint.verification === 'pending' || (complaint.verification === 'verified_by_telemetry' && score > complaint.score)) {
         this.reverify(complaint, 'verified_by_telemetry');
@@ -333,12 +358,12 @@ export class Correlator {
 
   /** Unassigned complaints of the complaint's zone and group within the cluster window before it, itself included. */
   private pendingCluster(state: ComplaintState, atMs: number): ComplaintState[] {
-    if (state.complaint.zone === null) return [state];
-    const sinceMs = Math.max(state.complaint.reportedAtMs - this.settings.cluster.window_ms, atMs - this.recentRetentionMs);
+    if (state.zone === null) return [state];
+    const sinceMs = Math.max(state.reportedAtMs - this.settings.cluster.window_ms, atMs - this.recentRetentionMs);
     const cluster: ComplaintState[] = [];
-    for (const other of this.unassignedIn(state.complaint.zone)) {
-      if (other.complaint.reportedAtMs < sinceMs) continue;
-      if (other === state || (other.verification !== 'rejected' && other.group === state.group && other.complaint.reportedAtMs <= state.complaint.reportedAtMs)) cluster.push(other);
+    for (const other of this.unassignedIn(state.zone)) {
+      if (other.reportedAtMs < sinceMs) continue;
+      if (other === state || (other.verification !== 'rejected' && complaintGroup[other.category] === complaintGroup[state.category] && other.reportedAtMs <= state.reportedAtMs)) cluster.push(other);
     }
     return cluster;
   }
@@ -390,18 +415,18 @@ export class Correlator {
     const anomaly = anomalies[0];
     if (anomaly !== undefined) return this.openIncidentOf(anomaly)?.zone ?? anomaly.anomaly.zone;
     const complaint = complaints[0]!;
-    return complaint.incident !== null && complaint.incident.closedAtMs === null ? complaint.incident.zone : complaint.complaint.zone;
+    return complaint.incident !== null && complaint.incident.closedAtMs === null ? complaint.incident.zone : complaint.zone;
   }
 
   /** Open incidents of the complaint's zone holding a complaint of its group within the cluster window of it, and within their span. */
   private incidentsClusteringWith(complaint: ComplaintState): IncidentState[] {
-    const zone = complaint.complaint.zone;
+    const zone = complaint.zone;
     if (zone === null) return [];
     const result: IncidentState[] = [];
     for (const incident of this.openIncidents) {
-      if (incident.zone !== zone || complaint.complaint.reportedAtMs > incident.spanStartMs + this.settings.cluster.max_span_ms) continue;
-      const lastMs = incident.lastComplaintMsByGroup.get(complaint.group);
-      if (lastMs !== undefined && Math.abs(complaint.complaint.reportedAtMs - lastMs) <= this.settings.cluster.window_ms) result.push(incident);
+      if (incident.zone !== zone || complaint.reportedAtMs > incident.spanStartMs + this.settings.cluster.max_span_ms) continue;
+      const lastMs = incident.lastComplaintMsByGroup.get(complaintGroup[complaint.category]);
+      if (lastMs !== undefined && Math.abs(complaint.reportedAtMs - lastMs) <= this.settings.cluster.window_ms) result.push(incident);
     }
     return result;
   }
@@ -429,14 +454,14 @@ export class Correlator {
     const windowMs = this.settings.cluster.window_ms;
     const spanEndMs = () => target.spanStartMs + this.settings.cluster.max_span_ms;
     for (let item = work.pop(); item !== undefined; item = work.pop()) {
-      if ('complaint' in item) {
-        const zone = item.complaint.zone;
+      if ('reportedAtMs' in item) {
+        const zone = item.zone;
         if (zone === null) continue;
-        const fromMs = Math.max(item.complaint.reportedAtMs - windowMs, atMs - this.recentRetentionMs);
+        const fromMs = Math.max(item.reportedAtMs - windowMs, atMs - this.recentRetentionMs);
         for (const other of this.unassignedIn(zone)) {
-          const reportedAtMs = other.complaint.reportedAtMs;
-          if (reportedAtMs < fromMs || reportedAtMs > Math.min(item.complaint.reportedAtMs + windowMs, spanEndMs())) continue;
-          if (other.verification !== 'rejected' && other.group === item.group) work.push(this.attachComplaint(other, target, atMs));
+          const reportedAtMs = other.reportedAtMs;
+          if (reportedAtMs < fromMs || reportedAtMs > Math.min(item.reportedAtMs + windowMs, spanEndMs())) continue;
+          if (other.verification !== 'rejected' && complaintGroup[other.category] === complaintGroup[item.category]) work.push(this.attachComplaint(other, target, atMs));
         }
       } else {
         for (const other of this.liveAnomalies.values()) {
@@ -452,9 +477,10 @@ export class Correlator {
     incident.complaints.push(complaint);
     incident.complaintTally.add(complaint);
     incident.lastActivityMs = Math.max(incident.lastActivityMs, atMs);
-    incident.spanStartMs = Math.min(incident.spanStartMs, complaint.complaint.reportedAtMs);
-    if (complaint.complaint.zone !== null && complaint.complaint.zone === incident.zone) {
-      incident.lastComplaintMsByGroup.set(complaint.group, Math.max(incident.lastComplaintMsByGroup.get(complaint.group) ?? Number.NEGATIVE_INFINITY, complaint.complaint.reportedAtMs));
+    incident.spanStartMs = Math.min(incident.spanStartMs, complaint.reportedAtMs);
+    if (complaint.zone !== null && complaint.zone === incident.zone) {
+      const group = complaintGroup[complaint.category];
+      incident.lastComplaintMsByGroup.set(group, Math.max(incident.lastComplaintMsByGroup.get(group) ?? Number.NEGATIVE_INFINITY, complaint.reportedAtMs));
     }
     this.reassigned.add(complaint);
     this.changed.add(incident);
@@ -482,6 +508,7 @@ export class Correlator {
       openedAtMs: atMs,
       closedAtMs: null,
       mergedInto: null,
+      idsHeld: [id],
       complaints: [],
       complaintTally: new ComplaintTally(),
       anomalies: [],
@@ -497,7 +524,6 @@ export class Correlator {
       emitted: null,
       lastFlushMs: Number.NEGATIVE_INFINITY,
     };
-    this.allIncidents.push(incident);
     this.openIncidents.add(incident);
     this.created.add(incident);
     return incident;
@@ -520,6 +546,8 @@ export class Correlator {
     into.spanStartMs = Math.min(into.spanStartMs, from.spanStartMs);
     into.workOrder ??= from.workOrder;
     from.mergedInto = into.id;
+    into.idsHeld.push(...from.idsHeld);
+    from.idsHeld = [];
     from.complaints = [];
     from.complaintTally = new ComplaintTally();
     from.anomalies = [];
@@ -532,6 +560,7 @@ export class Correlator {
 
   private close(incident: IncidentState, atMs: number): void {
     incident.closedAtMs = atMs;
+    this.closedIncidents.push(incident);
     this.openIncidents.delete(incident);
     this.closedNow.add(incident);
     this.changed.add(incident);
@@ -596,12 +625,15 @@ export class Correlator {
     for (const [zone, unassigned] of this.unassignedByZone) {
       // Arrival order is report order but for late arrivals, which wait their turn here; every reader checks the time too.
       for (const state of unassigned) {
-        if (state.complaint.reportedAtMs >= recentFromMs) break;
+        if (state.reportedAtMs >= recentFromMs) break;
         unassigned.delete(state);
       }
       if (unassigned.size === 0) this.unassignedByZone.delete(zone);
     }
-    this.complaintsByTime.dropBefore(timeMs - this.settings.decision_window_ms, (state) => this.complaintsById.delete(state.complaint.id));
+    this.complaintsByTime.dropBefore(timeMs - this.settings.decision_window_ms);
+    this.closedIncidents.dropBefore(timeMs - this.closedRetentionMs, (incident) => {
+      for (const id of incident.idsHeld) this.usedIncidentIds.delete(id);
+    });
     // A closed anomaly no complaint can match any more, and whose own incident no longer needs it here.
     const matchableFromMs = timeMs - this.settings.match.after_end_ms;
     for (const [id, state] of this.liveAnomalies) {
@@ -630,7 +662,7 @@ export class Correlator {
     const key = zone ?? NO_ZONE;
     let queue = this.recentByZone.get(key);
     if (queue === undefined) {
-      queue = new TimeQueue((state) => state.complaint.reportedAtMs);
+      queue = new TimeQueue((state) => state.reportedAtMs);
       this.recentByZone.set(key, queue);
     }
     return queue;
@@ -655,7 +687,7 @@ export class Correlator {
       out.push({
         type: 'complaint_assigned',
         atMs,
-        complaintId: complaint.complaint.id,
+        complaintId: complaint.id,
         incidentId: complaint.incident?.id ?? null,
         verification: complaint.verification,
         anomalyId: complaint.anomalyId,
@@ -708,7 +740,6 @@ export class Correlator {
       dueAtMs: atMs + settings.due_ms[incident.priority],
     };
     incident.workOrder = workOrder;
-    this.orders.push(workOrder);
     out.push({ type: 'work_order_opened', atMs, workOrder: { ...workOrder } });
   }
 }
@@ -727,7 +758,7 @@ function toIncident(incident: IncidentState): Incident {
     priority: incident.priority,
     score: incident.score,
     reasons: incident.reasons.map((reason) => ({ ...reason })),
-    complaintIds: incident.complaints.map((state) => state.complaint.id),
+    complaintIds: incident.complaints.map((state) => state.id),
     anomalyIds: incident.anomalies.map((state) => state.anomaly.id),
     verified: isVerified(incident),
   };
@@ -740,14 +771,14 @@ function signatureOf(incident: IncidentState): string {
 }
 
 function complainantKey(state: ComplaintState): string {
-  return state.complaint.complainant ?? `complaint ${state.complaint.id}`;
+  return state.complainant ?? `complaint ${state.id}`;
 }
 
 /** The id of the earliest evidence: by its time (report time, start time), anomalies first on a tie, then by id. */
 function firstEvidence(complaints: readonly ComplaintState[], anomalies: readonly AnomalyState[]): string {
   const candidates = [
     ...anomalies.map((state) => ({ timeMs: state.anomaly.startMs, rank: 0, id: state.anomaly.id })),
-    ...complaints.map((state) => ({ timeMs: state.complaint.reportedAtMs, rank: 1, id: state.complaint.id })),
+    ...complaints.map((state) => ({ timeMs: state.reportedAtMs, rank: 1, id: state.id })),
   ].sort((a, b) => a.timeMs - b.timeMs || a.rank - b.rank || compareIds(a.id, b.id));
   return candidates[0]!.id;
 }
