@@ -220,8 +220,9 @@ export class Correlator {
     this.catchUp(atMs, out);
     let state: ComplaintState | undefined;
     // Past the decision window a complaint is forgotten whether or not it was pruned yet.
-    for (const known of this.complaintsByTime.from(atMs - this.settings.decision_window_ms)) {
-      if (known.id === complaintId) {
+    const fromMs = atMs - this.settings.decision_window_ms;
+    for (const known of this.complaintsByTime.from(fromMs)) {
+      if (known.id === complaintId && known.reportedAtMs >= fromMs) {
         state = known;
         break;
       }
