@@ -32,6 +32,12 @@ export async function startAllInOne(services: Services, options: AllInOneOptions
   await startEngine(services);
   await startConnector(services, services.site.connector.id, () => Math.floor(simulator.plant.clock.now()));
   complaintApi = { url: (await startApi(services)).url, apiKey };
+  // Stops before the API does: the complaints already handed over are posted while it still
+  // answers, and those the plant makes after that stay in its complaints file only.
+  services.lifecycle.add('synthetic complaints to the API', async () => {
+    complaintApi = undefined;
+    await simulator.complaintsPosted();
+  });
   simulator.plant.start();
   return { simulator, apiUrl: complaintApi.url };
 }

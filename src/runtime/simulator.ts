@@ -41,6 +41,8 @@ export interface SimulatorHandle {
   complaintsFile: string;
   /** Loads and starts a scenario now; throws ConfigError when it does not fit the plant. */
   addScenario(scenario: Scenario, source: string): void;
+  /** Resolves once every complaint handed to the API so far has been posted (or given up on). */
+  complaintsPosted(): Promise<void>;
 }
 
 export async function loadScenarioFile(file: string): Promise<Scenario> {
@@ -172,7 +174,7 @@ export async function startSimulator(services: Services, options: SimulatorOptio
   });
   if (options.startClock !== false) plant.start();
   log.info({ speed: options.speed ?? 1, seed, groundTruthFile, complaintsFile }, 'hydraulic model running');
-  return { plant, player, servers, opcuaServers, groundTruthFile, complaintsFile, addScenario };
+  return { plant, player, servers, opcuaServers, groundTruthFile, complaintsFile, addScenario, complaintsPosted: () => poster.drain() };
 }
 
 export interface ComplaintApi {
