@@ -9,6 +9,8 @@ export interface ApiIncident {
   opened_at: string;
   closed_at: string | null;
   priority: string;
+  score: number;
+  reasons: Array<{ factor: string; points: number }>;
   complaint_ids: string[];
   anomaly_ids: string[];
   work_order_id: string | null;

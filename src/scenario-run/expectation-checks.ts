@@ -105,7 +105,9 @@ function checkIncident(expectation: ExpectationOf<'incident'>, context: CheckCon
   }
   const inTime = latestStates(readingsBy(context, window.toS).map((reading) => reading.incidents)).filter((incident) => inZone(incident));
   const later = context.final.incidents.filter((incident) => inZone(incident) && !inTime.some((seen) => seen.id === incident.id && seen.priority === incident.priority));
-  const describe = (incident: ApiIncident) => `${incident.id} (zone ${incident.zone ?? 'none'}, opened ${simTime(offsetS(incident.opened_at, context))}, priority ${incident.priority})`;
+  // The score and its reasons, so that a priority short of the one expected says by how much and why.
+  const describe = (incident: ApiIncident) =>
+    `${incident.id} (zone ${incident.zone ?? 'none'}, opened ${simTime(offsetS(incident.opened_at, context))}, priority ${incident.priority}, score ${incident.score}: ${incident.reasons.map((reason) => `${reason.factor} ${reason.points}`).join(', ')})`;
   const actual = [
     inTime.length === 0 ? `no incident${expectation.zone === undefined ? '' : ` in zone ${expectation.zone}`} by ${simTime(window.toS)}` : `by ${simTime(window.toS)}: ${inTime.map(describe).join('; ')}`,
     ...(later.length === 0 ? [] : [`later, by ${simTime(context.final.atS)}: ${later.map(describe).join('; ')}`]),

@@ -52,7 +52,7 @@ describe('scenario recorder', function () {
   it('records the burst in the ground truth at its offset from the start, and DMA 2 inlet flow rises by hundreds of m3/h', () => {
     expect(burstRun.groundTruth).to.have.length(1);
     const record = burstRun.groundTruth[0]!;
-    expect(record).to.include({ scenario: 'burst-dma-2', kind: 'burst', zone: 'dma-2', start: new Date(START_MS + 2 * MINUTE_MS).toISOString(), end: new Date(START_MS + 62 * MINUTE_MS).toISOString() });
+    expect(record).to.include({ scenario: 'burst-dma-2', kind: 'burst', zone: 'dma-2', start: new Date(START_MS + 5 * MINUTE_MS).toISOString(), end: new Date(START_MS + 65 * MINUTE_MS).toISOString() });
     expect(record.size.outflow_m3h).to.be.greaterThan(200);
     const before = valueAt(burstRun, 'dma-2.inlet.flow', START_MS + MINUTE_MS)!;
     const during = valueAt(burstRun, 'dma-2.inlet.flow', START_MS + 10 * MINUTE_MS)!;
