@@ -36,8 +36,19 @@ export async function readOperatorDecisionsAfter(pool: pg.Pool, siteId: string, 
 /**
  * The net effect of a run of assignment events, one per complaint, as writing them in order would
  * leave it: the last incident given, the last anomaly matched, and the time telemetry first matched.
+ * An incident merged away in the same run is replaced by the one it merged into: a merge names
+ * only the complaints the correlator still holds.
  */
-export function complaintAssignments(events: ReadonlyArray<Extract<CorrelationEvent, { type: 'complaint_assigned' }>>): ComplaintAssignment[] {
+export function complaintAssignments(
+  events: ReadonlyArray<Extract<CorrelationEvent, { type: 'complaint_assigned' }>>,
+  merges: ReadonlyArray<Extract<CorrelationEvent, { type: 'incidents_merged' }>> = [],
+): ComplaintAssignment[] {
+  const mergedInto = new Map(merges.map((merge) => [merge.from, merge.into]));
+  const current = (incidentId: string | null) => {
+    let id = incidentId;
+    while (id !== null && mergedInto.has(id)) id = mergedInto.get(id)!;
+    return id;
+  };
   const byComplaint = new Map<string, ComplaintAssignment>();
   for (const event of events) {
     let assignment = byComplaint.get(event.complaintId);
@@ -47,10 +58,10 @@ export function complaintAssignments(events: ReadonlyArray<Extract<CorrelationEv
     }
     if (event.verification === 'verified_by_telemetry' && event.anomalyId !== null) {
       // A match without an incident leaves the incident as it was.
-      if (event.incidentId !== null) assignment.incidentId = event.incidentId;
+      if (event.incidentId !== null) assignment.incidentId = current(event.incidentId);
       assignment.telemetryMatch = { anomalyId: event.anomalyId, atMs: assignment.telemetryMatch?.atMs ?? event.atMs };
     } else {
-      assignment.incidentId = event.incidentId;
+      assignment.incidentId = current(event.incidentId);
     }
   }
   return [...byComplaint.values()];

@@ -27,8 +27,10 @@ export async function saveIncident(db: Queryable, siteId: string, incident: Inci
   );
 }
 
+/** Also moves the merged incident's complaints: the engine names only those it still holds in its events. */
 export async function markIncidentMerged(db: Queryable, from: string, into: string): Promise<void> {
   await db.query('UPDATE incident SET merged_into = $2, updated_at = now() WHERE id = $1', [from, into]);
+  await db.query('UPDATE complaint SET incident_id = $2 WHERE incident_id = $1', [from, into]);
 }
 
 export interface AnomalyFilter {

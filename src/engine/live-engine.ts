@@ -230,7 +230,7 @@ export class LiveEngine {
     for (const anomaly of run.anomalies.values()) await saveAnomaly(client, siteId, anomaly);
     for (const incident of run.incidents.values()) await saveIncident(client, siteId, incident);
     for (const merge of run.merges) await markIncidentMerged(client, merge.from, merge.into);
-    await recordComplaintAssignments(client, complaintAssignments(run.assignments));
+    await recordComplaintAssignments(client, complaintAssignments(run.assignments, run.merges));
     for (const opening of run.workOrders) {
       const order = await openIncidentWorkOrder(client, this.options.site, opening);
       if (order !== undefined) {

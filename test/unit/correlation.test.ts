@@ -350,6 +350,18 @@ describe('correlation: incidents and work orders', () => {
     expect(workOrders).to.have.length(1);
   });
 
+  it('keeps the ids of complaints past the decision window in their incident, through a merge', () => {
+    const drop = anomaly('pressure_drop', 'd1.pressure', T0 + 80 * MINUTE);
+    const veryLow = anomaly('pressure_very_low', 'd1.pressure', T0 + 85 * MINUTE);
+    const calls = [0, 5, 10].map((minutes, index): Input => ({ complaint: complaint(`a${index + 1}`, 'no_water', T0 + minutes * MINUTE, { index }) }));
+    const { events, incidents } = run(town({ decision_window_ms: 20 * MINUTE }), [...calls, { anomaly: opened(drop) }, { anomaly: opened(veryLow, T0 + 86 * MINUTE) }], T0 + 2 * HOUR);
+    expect(ofType(events, 'incidents_merged')).to.deep.equal([{ type: 'incidents_merged', atMs: T0 + 86 * MINUTE, from: `inc-${drop.id}`, into: 'inc-a1' }]);
+    expect(incidents).to.have.length(1);
+    // The complaints are past the 20-minute window when the incidents merge, yet still the incident's.
+    expect(incidents[0]).to.deep.include({ id: 'inc-a1', verified: true, complaintIds: ['a1', 'a2', 'a3'] });
+    expect(incidents[0]!.anomalyIds).to.have.members([drop.id, veryLow.id]);
+  });
+
   it('closes an incident after the quiet period once every anomaly has ended, whatever the cadence', () => {
     const flow = anomaly('flow_very_high', 'd1.flow', T0);
     const drop = anomaly('pressure_drop', 'd1.pressure', T0);

@@ -37,4 +37,17 @@ describe('engine writes: complaint assignments of a run', () => {
     const run = [assigned('c1', 1000, 'inc-a', 'verified_by_telemetry', 'an-1'), assigned('c1', 5000, 'inc-c', 'rejected', 'an-1')];
     expect(complaintAssignments(run)).to.deep.equal([{ complaintId: 'c1', incidentId: 'inc-c', telemetryMatch: { anomalyId: 'an-1', atMs: 1000 } }]);
   });
+
+  it('gives an assignment to an incident merged away in the same run to the incident it merged into', () => {
+    const merges: Array<Extract<CorrelationEvent, { type: 'incidents_merged' }>> = [
+      { type: 'incidents_merged', atMs: 2000, from: 'inc-b', into: 'inc-a' },
+      { type: 'incidents_merged', atMs: 3000, from: 'inc-c', into: 'inc-b' },
+    ];
+    const run = [assigned('c1', 1000, 'inc-c', 'pending'), assigned('c2', 1000, 'inc-b', 'verified_by_telemetry', 'an-1'), assigned('c3', 1000, 'inc-d', 'pending')];
+    expect(complaintAssignments(run, merges)).to.deep.equal([
+      { complaintId: 'c1', incidentId: 'inc-a' },
+      { complaintId: 'c2', incidentId: 'inc-a', telemetryMatch: { anomalyId: 'an-1', atMs: 1000 } },
+      { complaintId: 'c3', incidentId: 'inc-d' },
+    ]);
+  });
 });

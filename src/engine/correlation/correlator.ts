@@ -61,7 +61,10 @@ interface IncidentState {
   mergedInto: string | null;
   /** Its own id and those of the incidents merged into it. */
   idsHeld: string[];
-  complaints: ComplaintState[];
+  /** Every complaint it holds, in the order they joined: what its stored row and events list. */
+  complaintIds: string[];
+  /** Those of its complaints still within the decision window: the others are known by id only. */
+  complaints: Set<ComplaintState>;
   complaintTally: ComplaintTally;
   anomalies: AnomalyState[];
   /** Event time of its first evidence: clustering takes complaints up to max_span_ms after it. */
@@ -475,7 +478,8 @@ export class Correlator {
   private attachComplaint(complaint: ComplaintState, incident: IncidentState, atMs: number): ComplaintState {
     complaint.incident = incident;
     this.unassignedByZone.get(complaint.zone ?? NO_ZONE)?.delete(complaint);
-    incident.complaints.push(complaint);
+    incident.complaintIds.push(complaint.id);
+    incident.complaints.add(complaint);
     incident.complaintTally.add(complaint);
     incident.lastActivityMs = Math.max(incident.lastActivityMs, atMs);
     incident.spanStartMs = Math.min(incident.spanStartMs, complaint.reportedAtMs);
@@ -510,7 +514,8 @@ export class Correlator {
       closedAtMs: null,
       mergedInto: null,
       idsHeld: [id],
-      complaints: [],
+      complaintIds: [],
+      complaints: new Set(),
       complaintTally: new ComplaintTally(),
       anomalies: [],
       lastActivityMs: atMs,
@@ -532,11 +537,14 @@ export class Correlator {
 
   /** `from` joins the older `into`; the merged incident keeps one work order, into's if it has one. */
   private merge(from: IncidentState, into: IncidentState, atMs: number): void {
+    // Complaints past the decision window move by id only: the store moves their rows with the merge.
     for (const complaint of from.complaints) {
       complaint.incident = into;
-      into.complaints.push(complaint);
+      into.complaints.add(complaint);
       this.reassigned.add(complaint);
     }
+    into.complaintIds.push(...from.complaintIds);
+    from.complaintIds = [];
     into.complaintTally.merge(from.complaintTally);
     for (const anomaly of from.anomalies) {
       anomaly.incident = into;
@@ -549,7 +557,7 @@ export class Correlator {
     from.mergedInto = into.id;
     into.idsHeld.push(...from.idsHeld);
     from.idsHeld = [];
-    from.complaints = [];
+    from.complaints = new Set();
     from.complaintTally = new ComplaintTally();
     from.anomalies = [];
     this.openIncidents.delete(from);
@@ -631,7 +639,7 @@ export class Correlator {
       }
       if (unassigned.size === 0) this.unassignedByZone.delete(zone);
     }
-    this.complaintsByTime.dropBefore(timeMs - this.settings.decision_window_ms);
+    this.complaintsByTime.dropBefore(timeMs - this.settings.decision_window_ms, (state) => state.incident?.complaints.delete(state));
     this.closedIncidents.dropBefore(timeMs - this.closedRetentionMs, (incident) => {
       for (const id of incident.idsHeld) this.usedIncidentIds.delete(id);
     });
@@ -759,7 +767,7 @@ function toIncident(incident: IncidentState): Incident {
     priority: incident.priority,
     score: incident.score,
     reasons: incident.reasons.map((reason) => ({ ...reason })),
-    complaintIds: incident.complaints.map((state) => state.id),
+    complaintIds: [...incident.complaintIds],
     anomalyIds: incident.anomalies.map((state) => state.anomaly.id),
     verified: isVerified(incident),
   };
@@ -768,7 +776,7 @@ function toIncident(incident: IncidentState): Incident {
 /** Changes whenever the emitted incident would: evidence is only ever appended, and verification changes show in the reasons. */
 function signatureOf(incident: IncidentState): string {
   const reasons = incident.reasons.map((reason) => `${reason.factor}:${reason.points}:${reason.detail}`).join('|');
-  return `${incident.kind}|${incident.score}|${incident.priority}|${isVerified(incident)}|${incident.closedAtMs}|${incident.complaints.length}|${incident.anomalies.length}|${reasons}`;
+  return `${incident.kind}|${incident.score}|${incident.priority}|${isVerified(incident)}|${incident.closedAtMs}|${incident.complaintIds.length}|${incident.anomalies.length}|${reasons}`;
 }
 
 function complainantKey(state: ComplaintState): string {
