@@ -350,16 +350,15 @@ describe('correlation: incidents and work orders', () => {
     expect(workOrders).to.have.length(1);
   });
 
-  it('keeps the ids of complaints past the decision window in their incident, through a merge', () => {
-    const drop = anomaly('pressure_drop', 'd1.pressure', T0 + 80 * MINUTE);
-    const veryLow = anomaly('pressure_very_low', 'd1.pressure', T0 + 85 * MINUTE);
-    const calls = [0, 5, 10].map((minutes, index): Input => ({ complaint: complaint(`a${index + 1}`, 'no_water', T0 + minutes * MINUTE, { index }) }));
-    const { events, incidents } = run(town({ decision_window_ms: 20 * MINUTE }), [...calls, { anomaly: opened(drop) }, { anomaly: opened(veryLow, T0 + 86 * MINUTE) }], T0 + 2 * HOUR);
-    expect(ofType(events, 'incidents_merged')).to.deep.equal([{ type: 'incidents_merged', atMs: T0 + 86 * MINUTE, from: `inc-${drop.id}`, into: 'inc-a1' }]);
+  it('keeps only the id of a complaint out of every window in its incident, which lives on', () => {
+    const windows = { decision_window_ms: 20 * MINUTE, match: { lookback_ms: 20 * MINUTE }, cluster: { window_ms: 20 * MINUTE } };
+    const calls = (prefix: string, fromMs: number) => [0, 5, 10].map((minutes, index): Input => ({ complaint: complaint(`${prefix}${index + 1}`, 'no_water', fromMs + minutes * MINUTE, { index }) }));
+    const { correlator, incidents } = run(town(windows), [...calls('a', T0), ...calls('b', T0 + 25 * MINUTE)], T0 + 45 * MINUTE);
     expect(incidents).to.have.length(1);
-    // The complaints are past the 20-minute window when the incidents merge, yet still the incident's.
-    expect(incidents[0]).to.deep.include({ id: 'inc-a1', verified: true, complaintIds: ['a1', 'a2', 'a3'] });
-    expect(incidents[0]!.anomalyIds).to.have.members([drop.id, veryLow.id]);
+    expect(incidents[0]).to.deep.include({ id: 'inc-a1', closedAtMs: null, complaintIds: ['a1', 'a2', 'a3', 'b1', 'b2', 'b3'] });
+    expect(incidents[0]!.reasons).to.deep.include({ factor: 'complainants', points: 18, detail: '6 distinct complainants in 6 complaints' });
+    // The first three are out of every window: the correlator holds only the later ones.
+    expect(correlator.held().complaints).to.equal(3);
   });
 
   it('closes an incident after the quiet period once every anomaly has ended, whatever the cadence', () => {

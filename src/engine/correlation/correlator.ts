@@ -129,9 +129,9 @@ export class Correlator {
   private readonly recentRetentionMs: number;
 
   /**
-   * Complaints within the decision window, by report time. No index by id: an operator's decision
-   * is rare enough to look its complaint up by scanning, and an index would cost a tenth of the
-   * engine's memory per complaint.
+   * Complaints any input can still reach (the decision window, or the recent windows if longer),
+   * by report time. No index by id: an operator's decision is rare enough to look its complaint up
+   * by scanning, and an index would cost a tenth of the engine's memory per complaint.
    */
   private readonly complaintsByTime = new TimeQueue<ComplaintState>((state) => state.reportedAtMs);
   private readonly recentByZone = new Map<string, TimeQueue<ComplaintState>>();
@@ -144,7 +144,9 @@ export class Correlator {
   private readonly usedIncidentIds = new Set<string>();
   /** Closed incidents by closing time, until no input can reach their evidence and their ids are free to forget. */
   private readonly closedIncidents = new TimeQueue<IncidentState>((incident) => incident.closedAtMs!);
-  /** How long after an incident closes its evidence can still be reached: by a decision, a late anomaly match, a cluster. */
+  /** How long after its report a complaint can still be reached: by a decision, an anomaly's look-back, a cluster. */
+  private readonly complaintRetentionMs: number;
+  /** How long after an incident closes its evidence can still be reached. */
   private readonly closedRetentionMs: number;
   private nextSequence = 0;
 
@@ -160,7 +162,8 @@ export class Correlator {
     this.zones = new Map(site.zones.map((zone) => [zone.id, zone]));
     for (const tag of site.tags) if (tag.location !== undefined) this.tagLocations.set(tag.id, tag.location);
     this.recentRetentionMs = Math.max(this.settings.match.lookback_ms, this.settings.cluster.window_ms);
-    this.closedRetentionMs = Math.max(this.recentRetentionMs, this.settings.decision_window_ms, this.settings.match.after_end_ms);
+    this.complaintRetentionMs = Math.max(this.recentRetentionMs, this.settings.decision_window_ms);
+    this.closedRetentionMs = Math.max(this.complaintRetentionMs, this.settings.match.after_end_ms);
   }
 
   anomaly(event: AnomalyEvent): CorrelationEvent[] {
@@ -639,7 +642,8 @@ export class Correlator {
       }
       if (unassigned.size === 0) this.unassignedByZone.delete(zone);
     }
-    this.complaintsByTime.dropBefore(timeMs - this.settings.decision_window_ms, (state) => state.incident?.complaints.delete(state));
+    // Out of every queue by now: its incident may let it go and keep its id only.
+    this.complaintsByTime.dropBefore(timeMs - this.complaintRetentionMs, (state) => state.incident?.complaints.delete(state));
     this.closedIncidents.dropBefore(timeMs - this.closedRetentionMs, (incident) => {
       for (const id of incident.idsHeld) this.usedIncidentIds.delete(id);
     });
