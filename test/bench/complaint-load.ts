@@ -19,6 +19,7 @@ import { offsetM } from '../../src/contracts/geometry.js';
 import { siteConfigSchema, type LatLon } from '../../src/contracts/site.js';
 import { topics, type TelemetryBatch } from '../../src/contracts/telemetry.js';
 import { mulberry32 } from '../../simulators/random.js';
+import { leastSquaresSlope } from './least-squares.js';
 import { freshDatabase, testServices, type FreshDatabase } from '../support/services.js';
 import type { BenchmarkResult, Figure } from './benchmarks.js';
 
@@ -201,7 +202,7 @@ export async function complaintLoad(): Promise<BenchmarkResult> {
     const retainedGrowth = new Map(
       [...roles.values()].map((role) => {
         const collections = role.fullCollections.filter((collection) => collection.atMs >= windowFromMs && collection.atMs <= loadEndedMs);
-        return [role.role, { collections: collections.length, slope: slopePerMin(collections.map((collection) => ({ atMs: collection.atMs, value: collection.retainedMiB }))), last: collections.at(-1)?.retainedMiB ?? Number.NaN }];
+        return [role.role, { collections: collections.length, slope: leastSquaresSlope(collections.map((collection) => ({ x: collection.atMs / 60_000, y: collection.retainedMiB }))), last: collections.at(-1)?.retainedMiB ?? Number.NaN }];
       }),
     );
     const stops = await stopRoles(roles);
@@ -656,19 +657,6 @@ async function cpuSeconds(pid: number): Promise<number> {
   // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
-
-function slopePerMin(points: ReadonlyArray<{ atMs: number; value: number }>): number {
-  if (points.length < 2) return Number.NaN;
-  const meanT = points.reduce((sum, point) => sum + point.atMs, 0) / points.length;
-  const meanV = points.reduce((sum, point) => sum + point.value, 0) / points.length;
-  let covariance = 0;
-  let variance = 0;
-  for (const point of points) {
-    covariance += (point.atMs - meanT) * (point.value - meanV);
-    variance += (point.atMs - meanT) ** 2;
-  }
-  return (covariance / variance) * 60_000;
 }
 
 function describeByRole(byRole: ReadonlyMap<Role, number>, digits: number): string {

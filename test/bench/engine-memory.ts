@@ -10,7 +10,9 @@ import type { EngineComplaint } from '../../src/contracts/incident.js';
 import { loadSiteConfig } from '../../src/config/site-loader.js';
 import { Correlator } from '../../src/engine/correlation/correlator.js';
 import type { CorrelationEvent } from '../../src/contracts/incident.js';
+import { mulberry32 } from '../../simulators/random.js';
 import type { BenchmarkResult } from './benchmarks.js';
+import { leastSquaresSlope } from './least-squares.js';
 
 const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
@@ -23,17 +25,6 @@ const ADVANCE_EVERY_MS = 5 * MINUTE_MS;
 const ZONES = ['dma-1', 'dma-2', 'dma-3'] as const;
 /** Growth after the window below this is flat: what V8's own bookkeeping moves by from day to day. */
 const FLAT_KIB_PER_DAY = 64;
-
-/** A seeded generator, so that every run feeds the same complaints. */
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Input = { atMs: number; complaint: EngineComplaint } | { atMs: number; anomaly: AnomalyEvent };
 
@@ -71,15 +62,6 @@ function dayInputs(day: number, startMs: number, random: () => number, pressureT
   return inputs.sort((a, b) => a.atMs - b.atMs);
 }
 
-/** Least-squares slope of y over x. */
-function slope(points: ReadonlyArray<readonly [number, number]>): number {
-  const meanX = points.reduce((sum, [x]) => sum + x, 0) / points.length;
-  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
-  const numerator = points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0);
-  const denominator = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0);
-  return numerator / denominator;
-}
-
 export async function engineMemory(): Promise<BenchmarkResult> {
   setFlagsFromString('--expose-gc');
   const collectGarbage = runInNewContext('gc') as () => void;
@@ -104,7 +86,7 @@ export async function engineMemory(): Promise<BenchmarkResult> {
   };
 
   const baselineMiB = retainedMiB();
-  const byDay: Array<[number, number]> = [];
+  const byDay: Array<{ x: number; y: number }> = [];
   let complaints = 0;
   const windowDays = Math.ceil(site.correlation.decision_window_ms / DAY_MS);
   let nextAdvanceMs = startMs;
@@ -119,15 +101,16 @@ export async function engineMemory(): Promise<BenchmarkResult> {
       }
     }
     for (; nextAdvanceMs <= startMs + (day + 1) * DAY_MS; nextAdvanceMs += ADVANCE_EVERY_MS) count(correlator.advanceTo(nextAdvanceMs));
-    byDay.push([day + 1, retainedMiB() - baselineMiB]);
+    const retainedNowMiB = retainedMiB() - baselineMiB;
+    byDay.push({ x: day + 1, y: retainedNowMiB });
     const held = correlator.held();
-    if ((day + 1) % 5 === 0) console.error(`  day ${day + 1}/${DAYS}: ${complaints.toLocaleString('en-US')} complaints fed, ${held.complaints.toLocaleString('en-US')} held, ${(retainedMiB() - baselineMiB).toFixed(1)} MiB retained`);
+    if ((day + 1) % 5 === 0) console.error(`  day ${day + 1}/${DAYS}: ${complaints.toLocaleString('en-US')} complaints fed, ${held.complaints.toLocaleString('en-US')} held, ${retainedNowMiB.toFixed(1)} MiB retained`);
   }
   const held = correlator.held();
-  const afterWindow = byDay.filter(([day]) => day > windowDays + 1);
-  const growthKiBPerDay = slope(afterWindow) * 1024;
-  const peakMiB = Math.max(...byDay.map(([, mib]) => mib));
-  const perComplaintB = (afterWindow.reduce((sum, [, mib]) => sum + mib, 0) / afterWindow.length) * 2 ** 20 / ((BURST_COMPLAINTS + SCATTERED_COMPLAINTS) * windowDays);
+  const afterWindow = byDay.filter(({ x: day }) => day > windowDays + 1);
+  const growthKiBPerDay = leastSquaresSlope(afterWindow) * 1024;
+  const peakMiB = Math.max(...byDay.map(({ y }) => y));
+  const perComplaintB = (afterWindow.reduce((sum, { y }) => sum + y, 0) / afterWindow.length) * 2 ** 20 / ((BURST_COMPLAINTS + SCATTERED_COMPLAINTS) * windowDays);
   return {
     name: 'engine-memory',
     figures: [
